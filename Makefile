@@ -1,0 +1,36 @@
+# One command per job; CI runs `make check` (see .ci/run).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: up test lint types check clean
+
+# (Re)install when pyproject.toml changes; editable, with the dev tools.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+## up: run the whole pipeline locally (nats-server + localnet), Ctrl-C stops it
+up: $(STAMP)
+	$(BIN)/drift-stream up
+
+## test: the test suite against a real nats-server and localnet
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+## check: lint, types and tests (what CI runs)
+check: lint types test
+
+clean:
+	rm -rf $(VENV) .drift-stream .mypy_cache .ruff_cache .pytest_cache .hypothesis

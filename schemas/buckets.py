@@ -1,0 +1,118 @@
+"""JetStream KV bucket configs, as plain data so both sides create-or-bind the same buckets.
+
+The streamer writes only the KV; each bucket's republish rule puts every value on the plain
+subject of `schemas.subjects` (one write path, so cache and stream never disagree). The
+nats side turns a BucketSpec into `KeyValueConfig(bucket=name, ttl=ttl_s, history=history,
+republish=RePublish(src=republish_src, dest=republish_dest))`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from schemas.errors import SchemaError
+from schemas.subjects import (
+    FUNDING_TOKEN,
+    MARKET_TOKEN,
+    MARKETS_TOKEN,
+    SUBJECT_ROOT,
+    kv_subject,
+)
+
+__all__ = [
+    "BUCKET_NAMES",
+    "CONSUMERS_BUCKET",
+    "FUNDING_BUCKET",
+    "LEADER_BUCKET",
+    "MARKETS_BUCKET",
+    "PRICES_BUCKET",
+    "BucketSpec",
+    "bucket_specs",
+]
+
+FUNDING_BUCKET = "drift_funding"
+PRICES_BUCKET = "drift_prices"
+MARKETS_BUCKET = "drift_markets"
+CONSUMERS_BUCKET = "drift_consumers"
+LEADER_BUCKET = "drift_leader"
+BUCKET_NAMES = (FUNDING_BUCKET, PRICES_BUCKET, MARKETS_BUCKET, CONSUMERS_BUCKET, LEADER_BUCKET)
+
+# nats-server's republish template tokens: the n-th '*' of the source subject.
+_W1 = "{{wildcard(1)}}"
+_W2 = "{{wildcard(2)}}"
+_BUCKET_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_HISTORY = 64  # nats-server's limit for KV history
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    """One KV bucket: name, TTL in seconds (None: no expiry), history and republish rule."""
+
+    name: str
+    ttl_s: float | None
+    history: int = 1
+    republish_src: str | None = None
+    republish_dest: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if _BUCKET_NAME_RE.fullmatch(self.name) is None:
+            raise SchemaError(f"invalid bucket name {self.name!r}")
+        if self.ttl_s is not None and not (math.isfinite(self.ttl_s) and self.ttl_s > 0):
+            raise SchemaError(f"bucket {self.name}: ttl_s must be > 0 or None, got {self.ttl_s}")
+        if not 1 <= self.history <= _MAX_HISTORY:
+            raise SchemaError(f"bucket {self.name}: history must be 1..{_MAX_HISTORY}")
+        if (self.republish_src is None) != (self.republish_dest is None):
+            raise SchemaError(f"bucket {self.name}: republish needs both src and dest")
+
+    @property
+    def republishes(self) -> bool:
+        """True when the bucket puts each value on a plain subject too."""
+        return self.republish_src is not None
+
+
+def bucket_specs(
+    *,
+    funding_ttl: float = 30,
+    price_ttl: float = 10,
+    markets_ttl: float = 60,
+    presence_ttl: float = 15,
+    lease_ttl: float = 15,
+) -> dict[str, BucketSpec]:
+    """The five buckets of the design, keyed by name; TTLs (seconds) come from settings."""
+    specs = (
+        BucketSpec(
+            name=FUNDING_BUCKET,
+            ttl_s=funding_ttl,
+            republish_src=kv_subject(FUNDING_BUCKET, "*.*"),
+            republish_dest=f"{SUBJECT_ROOT}.{_W1}.{FUNDING_TOKEN}.{_W2}",
+            description="FundingRate per market, key <net>.<SYMBOL>",
+        ),
+        BucketSpec(
+            name=PRICES_BUCKET,
+            ttl_s=price_ttl,
+            republish_src=kv_subject(PRICES_BUCKET, "*.*"),
+            republish_dest=f"{SUBJECT_ROOT}.{_W1}.{MARKET_TOKEN}.{_W2}",
+            description="MarketSnapshot per market, key <net>.<SYMBOL>",
+        ),
+        BucketSpec(
+            name=MARKETS_BUCKET,
+            ttl_s=markets_ttl,
+            republish_src=kv_subject(MARKETS_BUCKET, "*"),
+            republish_dest=f"{SUBJECT_ROOT}.{_W1}.{MARKETS_TOKEN}",
+            description="MarketList per network, key <net>",
+        ),
+        BucketSpec(
+            name=CONSUMERS_BUCKET,
+            ttl_s=presence_ttl,
+            description="ConsumerPresence heartbeats, key <net>.<consumer_id>",
+        ),
+        BucketSpec(
+            name=LEADER_BUCKET,
+            ttl_s=lease_ttl,
+            description="leader lease (value: instance id), key <net>",
+        ),
+    )
+    return {spec.name: spec for spec in specs}

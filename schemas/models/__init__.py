@@ -1,0 +1,33 @@
+"""Pydantic v2 wire models: frozen, versioned (`v`), tolerant of unknown fields."""
+
+from __future__ import annotations
+
+from schemas.models.base import SCHEMA_VERSION, Envelope, MarketModel, SchemaModel, WireModel
+from schemas.models.funding import FundingRate
+from schemas.models.market import MarketList, MarketSnapshot, PerpMarketInfo
+from schemas.models.service import (
+    ConsumerPresence,
+    ErrorCode,
+    ErrorReply,
+    ReconnectResult,
+    StreamerState,
+    StreamerStatus,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ConsumerPresence",
+    "Envelope",
+    "ErrorCode",
+    "ErrorReply",
+    "FundingRate",
+    "MarketList",
+    "MarketModel",
+    "MarketSnapshot",
+    "PerpMarketInfo",
+    "ReconnectResult",
+    "SchemaModel",
+    "StreamerState",
+    "StreamerStatus",
+    "WireModel",
+]

@@ -1,0 +1,241 @@
+"""Every wire name in one place: networks, subjects, service and KV key formats.
+
+Subjects are `drift.<net>.<kind>[.<SYMBOL>]`; KV keys are `<net>[.<SYMBOL or consumer id>]`.
+Names that end up inside a subject or key are validated here, because a '.', '*', '>' or
+whitespace in a symbol would silently change which subjects a message reaches.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from schemas.errors import SchemaError
+
+__all__ = [
+    "API_ENDPOINTS",
+    "API_TOKEN",
+    "ERROR_CODE_HEADER",
+    "ERROR_HEADER",
+    "FUNDING_TOKEN",
+    "KV_SUBJECT_PREFIX",
+    "MARKETS_TOKEN",
+    "MARKET_TOKEN",
+    "NETWORKS",
+    "SERVICE_NAME",
+    "STATUS_TOKEN",
+    "SUBJECT_ROOT",
+    "Endpoint",
+    "Network",
+    "api_prefix",
+    "api_subject",
+    "api_wildcard",
+    "consumer_key",
+    "funding_subject",
+    "funding_wildcard",
+    "key_wildcard",
+    "kv_subject",
+    "leader_key",
+    "market_key",
+    "market_subject",
+    "market_wildcard",
+    "markets_key",
+    "markets_subject",
+    "network_wildcard",
+    "parse_consumer_key",
+    "parse_market_key",
+    "status_subject",
+    "validate_consumer_id",
+    "validate_endpoint",
+    "validate_network",
+    "validate_symbol",
+]
+
+Network = Literal["mainnet", "devnet", "local"]
+NETWORKS: tuple[Network, ...] = ("mainnet", "devnet", "local")
+
+Endpoint = Literal["status", "markets", "funding", "reconnect"]
+API_ENDPOINTS: tuple[Endpoint, ...] = ("status", "markets", "funding", "reconnect")
+
+SERVICE_NAME = "drift-streamer"
+"""The NATS micro service name (`nats micro ls`, `$SRV.PING.drift-streamer`)."""
+
+# Headers of a micro error reply (set by nats.micro's ServiceError, read by clients).
+ERROR_HEADER = "Nats-Service-Error"
+ERROR_CODE_HEADER = "Nats-Service-Error-Code"
+
+SUBJECT_ROOT = "drift"
+FUNDING_TOKEN = "funding"
+MARKET_TOKEN = "market"
+MARKETS_TOKEN = "markets"
+STATUS_TOKEN = "status"
+API_TOKEN = "api"
+KV_SUBJECT_PREFIX = "$KV"
+
+# 32 is the size of Drift's on-chain `name` field, so every real symbol fits.
+_SYMBOL_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_CONSUMER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_PREVIEW = 40
+
+
+def _show(value: object) -> str:
+    """Repr of a rejected value, cut short so an error message never carries a payload."""
+    text = repr(value)
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 3] + "..."
+
+
+def validate_network(net: str) -> Network:
+    """Return `net` if it is one of NETWORKS; raise SchemaError otherwise."""
+    for known in NETWORKS:
+        if net == known:
+            return known
+    raise SchemaError(f"unknown network {_show(net)}: expected one of {', '.join(NETWORKS)}")
+
+
+def validate_symbol(symbol: str) -> str:
+    """Return the market symbol in upper case; raise SchemaError if it can't be a subject token.
+
+    Allowed: 1-32 ASCII letters, digits, '-' and '_' (Drift names such as '1MBONK-PERP').
+    """
+    if not isinstance(symbol, str):
+        raise SchemaError(f"market symbol must be a str, got {type(symbol).__name__}")
+    # Checked before upper(): 'ß'.upper() == 'SS' would otherwise sneak through.
+    if _SYMBOL_RE.fullmatch(symbol) is None:
+        raise SchemaError(
+            f"invalid market symbol {_show(symbol)}: use 1-32 ASCII letters, digits, '-' or '_'"
+            " (no '.', '*', '>' or whitespace)"
+        )
+    return symbol.upper()
+
+
+def validate_consumer_id(consumer_id: str) -> str:
+    """Return `consumer_id` unchanged; raise SchemaError if it can't be a KV key token.
+
+    Allowed: 1-128 ASCII letters, digits, '-' and '_'; case is kept.
+    """
+    if not isinstance(consumer_id, str):
+        raise SchemaError(f"consumer id must be a str, got {type(consumer_id).__name__}")
+    if _CONSUMER_ID_RE.fullmatch(consumer_id) is None:
+        raise SchemaError(
+            f"invalid consumer id {_show(consumer_id)}: use 1-128 ASCII letters, digits, '-' or '_'"
+        )
+    return consumer_id
+
+
+def validate_endpoint(endpoint: str) -> Endpoint:
+    """Return `endpoint` if it is one of API_ENDPOINTS; raise SchemaError otherwise."""
+    for known in API_ENDPOINTS:
+        if endpoint == known:
+            return known
+    raise SchemaError(
+        f"unknown api endpoint {_show(endpoint)}: expected one of {', '.join(API_ENDPOINTS)}"
+    )
+
+
+# Subjects ---------------------------------------------------------------------------------
+
+
+def _base(net: str) -> str:
+    return f"{SUBJECT_ROOT}.{validate_network(net)}"
+
+
+def funding_subject(net: Network, symbol: str) -> str:
+    """`drift.<net>.funding.<SYMBOL>`: FundingRate updates of one market."""
+    return f"{_base(net)}.{FUNDING_TOKEN}.{validate_symbol(symbol)}"
+
+
+def market_subject(net: Network, symbol: str) -> str:
+    """`drift.<net>.market.<SYMBOL>`: MarketSnapshot updates of one market."""
+    return f"{_base(net)}.{MARKET_TOKEN}.{validate_symbol(symbol)}"
+
+
+def markets_subject(net: Network) -> str:
+    """`drift.<net>.markets`: MarketList updates."""
+    return f"{_base(net)}.{MARKETS_TOKEN}"
+
+
+def status_subject(net: Network) -> str:
+    """`drift.<net>.status`: StreamerStatus heartbeats."""
+    return f"{_base(net)}.{STATUS_TOKEN}"
+
+
+def api_prefix(net: Network) -> str:
+    """`drift.<net>.api`: the micro service group prefix of every endpoint."""
+    return f"{_base(net)}.{API_TOKEN}"
+
+
+def api_subject(net: Network, endpoint: Endpoint) -> str:
+    """`drift.<net>.api.<endpoint>`: a request-reply endpoint of the service."""
+    return f"{api_prefix(net)}.{validate_endpoint(endpoint)}"
+
+
+def funding_wildcard(net: Network) -> str:
+    """`drift.<net>.funding.*`: FundingRate of every market."""
+    return f"{_base(net)}.{FUNDING_TOKEN}.*"
+
+
+def market_wildcard(net: Network) -> str:
+    """`drift.<net>.market.*`: MarketSnapshot of every market."""
+    return f"{_base(net)}.{MARKET_TOKEN}.*"
+
+
+def api_wildcard(net: Network) -> str:
+    """`drift.<net>.api.*`: every endpoint of the service."""
+    return f"{api_prefix(net)}.*"
+
+
+def network_wildcard(net: Network) -> str:
+    """`drift.<net>.>`: everything published for one network."""
+    return f"{_base(net)}.>"
+
+
+def kv_subject(bucket: str, key: str) -> str:
+    """`$KV.<bucket>.<key>`: the stream subject under a KV key (key may hold wildcards)."""
+    return f"{KV_SUBJECT_PREFIX}.{bucket}.{key}"
+
+
+# KV keys ----------------------------------------------------------------------------------
+
+
+def market_key(net: Network, symbol: str) -> str:
+    """`<net>.<SYMBOL>`: key of a market in drift_funding and drift_prices."""
+    return f"{validate_network(net)}.{validate_symbol(symbol)}"
+
+
+def markets_key(net: Network) -> str:
+    """`<net>`: key of the MarketList in drift_markets."""
+    return validate_network(net)
+
+
+def consumer_key(net: Network, consumer_id: str) -> str:
+    """`<net>.<consumer_id>`: a consumer's presence key in drift_consumers."""
+    return f"{validate_network(net)}.{validate_consumer_id(consumer_id)}"
+
+
+def leader_key(net: Network) -> str:
+    """`<net>`: the leader lease key in drift_leader."""
+    return validate_network(net)
+
+
+def key_wildcard(net: Network) -> str:
+    """`<net>.*`: every market key (or consumer key) of one network, for watch/keys filters."""
+    return f"{validate_network(net)}.*"
+
+
+def _split_key(key: str) -> tuple[Network, str]:
+    if not isinstance(key, str) or key.count(".") != 1:
+        raise SchemaError(f"invalid KV key {_show(key)}: expected '<net>.<name>'")
+    net, name = key.split(".")
+    return validate_network(net), name
+
+
+def parse_market_key(key: str) -> tuple[Network, str]:
+    """Split a `<net>.<SYMBOL>` key into (network, symbol); SchemaError if malformed."""
+    net, symbol = _split_key(key)
+    return net, validate_symbol(symbol)
+
+
+def parse_consumer_key(key: str) -> tuple[Network, str]:
+    """Split a `<net>.<consumer_id>` key into (network, consumer id); SchemaError if malformed."""
+    net, consumer_id = _split_key(key)
+    return net, validate_consumer_id(consumer_id)

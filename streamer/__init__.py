@@ -1,0 +1,1 @@
+"""The Drift side: one DriftClient per network, published to NATS."""

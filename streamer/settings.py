@@ -1,0 +1,63 @@
+"""Settings: one frozen object per process, read from the environment in `__main__` only.
+
+Library code takes a `Settings` (or plain arguments) and never reads `os.environ`.
+URLs are `SecretStr`: they can hold API keys and passwords, so they never print.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamer.redact import redact_url
+
+__all__ = ["Settings"]
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Everything DESIGN.md names, with its environment variable."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    network: Literal["mainnet", "devnet", "local"] = Field(
+        "local", validation_alias=_env("DRIFT_NETWORK")
+    )
+    rpc_url: SecretStr | None = Field(None, validation_alias=_env("DRIFT_RPC_URL"))
+    nats_url: SecretStr = Field(
+        SecretStr("nats://127.0.0.1:4222"), validation_alias=_env("NATS_URL")
+    )
+    cache_ttl_funding: float = Field(
+        30.0, gt=0, le=3600, validation_alias=_env("DRIFT_CACHE_TTL_FUNDING")
+    )
+    cache_ttl_price: float = Field(
+        10.0, gt=0, le=3600, validation_alias=_env("DRIFT_CACHE_TTL_PRICE")
+    )
+    cache_ttl_markets: float = Field(
+        60.0, gt=0, le=3600, validation_alias=_env("DRIFT_CACHE_TTL_MARKETS")
+    )
+    max_retries: int = Field(5, ge=0, le=1000, validation_alias=_env("DRIFT_MAX_RETRIES"))
+    retry_backoff: float = Field(2.0, ge=1.0, le=10.0, validation_alias=_env("DRIFT_RETRY_BACKOFF"))
+    backoff_cap_s: float = Field(30.0, gt=0, le=30.0, validation_alias=_env("DRIFT_BACKOFF_CAP"))
+    presence_ttl: float = Field(15.0, ge=1, le=600, validation_alias=_env("DRIFT_PRESENCE_TTL"))
+    lease_ttl: float = Field(15.0, ge=1, le=600, validation_alias=_env("DRIFT_LEASE_TTL"))
+
+    @field_validator("rpc_url", "nats_url")
+    @classmethod
+    def _has_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and "://" not in value.get_secret_value():
+            raise ValueError(f"not a URL: {redact_url(value.get_secret_value())}")
+        return value
+
+    def safe_dict(self) -> dict[str, object]:
+        """The settings with URLs redacted: fit for logs and status."""
+        out = self.model_dump()
+        for key in ("rpc_url", "nats_url"):
+            secret = getattr(self, key)
+            out[key] = None if secret is None else redact_url(secret.get_secret_value())
+        return out
