@@ -96,3 +96,6 @@ async def make_kv(js: JetStreamContext) -> AsyncIterator[MakeKv]:
     yield make
     for bucket in buckets:
         await js.delete_key_value(bucket)
+
+
+pytest_plugins = ["tests.fixtures_localnet"]

@@ -1,0 +1,42 @@
+"""localnet: a local Solana RPC serving real Drift-encoded accounts, with faults.
+
+An unmodified driftpy `DriftClient` runs against it in websocket, polling and cached
+modes. JSON-RPC on `port`, pubsub websocket on `port + 1`, control under `/admin/`:
+
+- `GET /admin/stats`: requests per method, HTTP status counts (429 included), open
+  websockets, active subscriptions; `POST /admin/stats/reset` zeroes them.
+- `GET /admin/markets`: every perp market's served values.
+- `POST /admin/market`: set fields of a perp market, e.g.
+  `{"symbol": "SOL-PERP", "last_funding_rate": 1250000}`; subscribers are notified.
+- `POST /admin/faults`: e.g. `{"rate_limit": {"requests": 100, "per_s": 10,
+  "per_method": 40}}`, `{"latency_ms": 200}`, `{"drop_websockets": true}`,
+  `{"refuse_connections": true}`, `{"max_connections": 40}`,
+  `{"errors": {"getMultipleAccounts": {"code": -32005, "count": 3}}}`,
+  `{"corrupt_accounts": true}`, `{"clear": true}`.
+- `POST /admin/funding-update`: a funding update on every market now.
+"""
+
+from localnet.errors import AdminError, EncodingError, LocalnetError, RpcError
+from localnet.faults import FaultConfig, FaultRequest, RateLimit
+from localnet.markets import DriftMarkets, MarketPatch
+from localnet.presets import PRESETS, Preset, preset
+from localnet.server import LocalnetServer
+from localnet.simulation import MarketSimulator, SimulationConfig
+
+__all__ = [
+    "PRESETS",
+    "AdminError",
+    "DriftMarkets",
+    "EncodingError",
+    "FaultConfig",
+    "FaultRequest",
+    "LocalnetError",
+    "LocalnetServer",
+    "MarketPatch",
+    "MarketSimulator",
+    "Preset",
+    "RateLimit",
+    "RpcError",
+    "SimulationConfig",
+    "preset",
+]

@@ -1,0 +1,72 @@
+"""Real driftpy DriftClients against localnet, for tests (no mocks of driftpy)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal
+
+from driftpy.account_subscription_config import AccountSubscriptionConfig
+from driftpy.accounts.bulk_account_loader import BulkAccountLoader
+from driftpy.drift_client import DriftClient
+from driftpy.types import OracleInfo
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solders.keypair import Keypair
+
+from localnet.presets import PerpSpec
+
+Mode = Literal["websocket", "websocket-indexes", "polling", "cached"]
+
+
+@contextlib.asynccontextmanager
+async def drift_client(
+    url: str,
+    mode: Mode,
+    *,
+    poll_s: float = 0.05,
+    perps: Sequence[PerpSpec] = (),
+) -> AsyncIterator[DriftClient]:
+    """A subscribed, read-only DriftClient (`sub_account_ids=[]`), unsubscribed after."""
+    connection = AsyncClient(url)
+    kwargs: dict[str, Any] = {}
+    if mode == "polling":
+        config = AccountSubscriptionConfig(
+            "polling", bulk_account_loader=BulkAccountLoader(connection, Confirmed, poll_s)
+        )
+    elif mode == "websocket-indexes":
+        config = AccountSubscriptionConfig("websocket")
+        kwargs = {
+            "perp_market_indexes": [p.market_index for p in perps],
+            "spot_market_indexes": [0],
+            "oracle_infos": [OracleInfo(p.oracle, p.oracle_source) for p in perps],
+        }
+    else:
+        config = AccountSubscriptionConfig(mode)
+    client = DriftClient(
+        connection,
+        Keypair(),
+        env="mainnet",
+        account_subscription=config,
+        sub_account_ids=[],
+        **kwargs,
+    )
+    await client.subscribe()
+    try:
+        yield client
+    finally:
+        await client.unsubscribe()
+        await connection.close()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> float:
+    """Seconds until `predicate()` holds. driftpy has no change callback to await, so
+    this checks after every 5 ms turn of the loop; fails the test on timeout."""
+    start = time.perf_counter()
+    while not predicate():
+        if time.perf_counter() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - start
