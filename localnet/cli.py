@@ -1,0 +1,80 @@
+"""`drift-stream localnet`: run localnet standalone until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from localnet.presets import PRESETS
+from localnet.server import LocalnetServer
+from localnet.simulation import SimulationConfig
+
+__all__ = ["add_arguments", "run", "simulation_from_args"]
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, port: int | None = 8899) -> None:
+    """The localnet options, shared by `drift-stream localnet` and `drift-stream up`."""
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default="mainnet",
+        help="markets to serve (default: mainnet, every Drift perp market)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=port,
+        help="JSON-RPC port; the websocket is on port + 1 (default: %(default)s)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--slot-ms", type=float, default=400.0, help="slot clock period")
+    parser.add_argument(
+        "--price-interval",
+        type=float,
+        default=1.0,
+        help="seconds between simulated oracle price steps",
+    )
+    parser.add_argument(
+        "--funding-interval",
+        type=float,
+        default=60.0,
+        help="seconds between simulated funding updates (on chain: 3600)",
+    )
+    parser.add_argument(
+        "--no-simulation",
+        action="store_true",
+        help="keep prices and funding still (change them via /admin/market)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="simulation random seed")
+
+
+def simulation_from_args(args: argparse.Namespace) -> SimulationConfig | None:
+    if args.no_simulation:
+        return None
+    return SimulationConfig(
+        price_interval_s=args.price_interval,
+        funding_interval_s=args.funding_interval,
+        seed=args.seed,
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Serve until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = LocalnetServer(
+        preset=args.preset,
+        host=args.host,
+        port=args.port,
+        slot_ms=args.slot_ms,
+        simulation=simulation_from_args(args),
+    )
+    async with server:
+        print(f"localnet: {len(server.markets.perps)} perp markets ({args.preset} preset)")
+        print(f"  JSON-RPC   {server.url}")
+        print(f"  websocket  {server.ws_url}")
+        print(f"  admin      {server.url}/admin/stats  (Ctrl-C stops)", flush=True)
+        await stop.wait()

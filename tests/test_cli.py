@@ -1,0 +1,148 @@
+"""`drift-stream up` and `drift-stream localnet` as a person runs them: real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import nats
+import pytest
+
+SCRIPT = [sys.executable, "-m", "streamer.cli"]
+
+
+async def _read_until(proc: asyncio.subprocess.Process, pattern: str, lines: list[str]) -> None:
+    assert proc.stdout is not None
+    while not any(re.search(pattern, line) for line in lines):
+        raw = await proc.stdout.readline()
+        if not raw:
+            raise AssertionError(f"process ended before printing {pattern!r}: {lines}")
+        lines.append(raw.decode())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.timeout(60)
+async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> None:
+    """`drift-stream up` prints where nats-server and localnet run; both answer; Ctrl-C
+    stops everything with exit 0 and leaves no nats-server behind."""
+    proc = await asyncio.create_subprocess_exec(
+        *SCRIPT,
+        "up",
+        "--nats-port",
+        "0",
+        "--nats-monitor-port",
+        "0",
+        "--port",
+        "0",
+        "--preset",
+        "small",
+        "--store-dir",
+        str(tmp_path / "state"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    lines: list[str] = []
+    try:
+        await asyncio.wait_for(_read_until(proc, r"running; Ctrl-C", lines), 30)
+        text = "".join(lines)
+        nats_url = re.search(r"nats-server\s+(nats://\S+)", text)
+        rpc_url = re.search(r"localnet\s+(http://\S+)", text)
+        assert nats_url, text
+        assert rpc_url, text
+        nc = await nats.connect(nats_url.group(1))
+        kv = await nc.jetstream().create_key_value(bucket="probe")
+        await kv.put("k", b"v")
+        await nc.close()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                rpc_url.group(1), json={"jsonrpc": "2.0", "id": 1, "method": "getSlot"}
+            ) as resp,
+        ):
+            assert isinstance((await resp.json())["result"], int)
+        pid = re.search(r"pid=(\d+)", await _stderr_sofar(proc))
+        assert pid is not None
+        nats_pid = int(pid.group(1))
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        assert not _pid_alive(nats_pid)
+        assert (tmp_path / "state" / "jetstream").is_dir()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def _stderr_sofar(proc: asyncio.subprocess.Process) -> str:
+    """stderr up to the nats-server start line (its pid is logged there)."""
+    assert proc.stderr is not None
+    text = ""
+    while "nats-server started" not in text:
+        raw = await asyncio.wait_for(proc.stderr.readline(), 10)
+        if not raw:
+            break
+        text += raw.decode()
+    return text
+
+
+@pytest.mark.timeout(60)
+async def test_localnet_command_serves_until_sigterm(tmp_path: Path) -> None:
+    """`drift-stream localnet --preset small --port 0` prints its URL, serves, and exits 0."""
+    proc = await asyncio.create_subprocess_exec(
+        *SCRIPT,
+        "localnet",
+        "--preset",
+        "small",
+        "--port",
+        "0",
+        "--no-simulation",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    lines: list[str] = []
+    try:
+        await asyncio.wait_for(_read_until(proc, r"admin\s+http://", lines), 30)
+        url = re.search(r"JSON-RPC\s+(http://\S+)", "".join(lines))
+        assert url is not None
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{url.group(1)}/admin/markets") as resp,
+        ):
+            assert [m["symbol"] for m in (await resp.json())["perps"]] == [
+                "SOL-PERP",
+                "BTC-PERP",
+                "ETH-PERP",
+            ]
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_bad_arguments_exit_nonzero_with_usage() -> None:
+    """An unknown preset is refused by the parser with exit code 2 and a usage line."""
+    proc = await asyncio.create_subprocess_exec(
+        *SCRIPT,
+        "localnet",
+        "--preset",
+        "nope",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"invalid choice" in err
