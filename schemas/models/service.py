@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import Annotated
 
 from pydantic import Field, StrictBool
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-class StreamerState(str, Enum):
+class StreamerState(StrEnum):
     """Lifecycle state of one streamer instance."""
 
     STANDBY = "standby"

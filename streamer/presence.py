@@ -1,0 +1,126 @@
+"""Consumer presence: how many engines are alive, and whether a DriftClient should run.
+
+Each consumer heartbeats `drift_consumers.<net>.<consumer_id>`; the bucket TTL removes
+the key of one that crashed. Expiry is silent to watchers, so `PresenceTracker`
+watches for prompt changes and also recounts on a timer. `LifecycleMachine` turns the
+count into "run a DriftClient or not", with a grace period so a consumer that restarts
+does not cost a full resubscribe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from nats.js.errors import NoKeysError
+from nats.js.kv import KeyValue
+
+from schemas.subjects import Network
+from streamer.waits import raise_if_cancelled, wait_event
+
+__all__ = ["LifecycleMachine", "PresenceTracker"]
+
+log = logging.getLogger("drift_stream.presence")
+
+
+@dataclass
+class LifecycleMachine:
+    """Pure: `observe(count, now)`, then `should_run(now)`.
+
+    Runs while the count is above 0, and for `grace_s` after it last was."""
+
+    grace_s: float
+    count: int = 0
+    last_positive: float | None = None  # when the count was last seen above 0
+    changes: list[tuple[int, int]] = field(default_factory=list)
+
+    def observe(self, count: int, now: float) -> None:
+        if count < 0:
+            raise ValueError("a consumer count cannot be negative")
+        if count != self.count:
+            self.changes.append((self.count, count))
+            del self.changes[:-100]  # keep the recent ones only
+        if count > 0 or self.count > 0:
+            self.last_positive = now
+        self.count = count
+
+    def should_run(self, now: float) -> bool:
+        if self.count > 0:
+            return True
+        return self.last_positive is not None and now - self.last_positive < self.grace_s
+
+
+class PresenceTracker:
+    """Counts the live presence keys of one network and reports every change."""
+
+    def __init__(
+        self,
+        kv: KeyValue,
+        network: Network,
+        *,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._kv = kv
+        self.network = network
+        self._prefix = f"{network}."
+        self._interval = interval_s
+        self._clock = clock
+        self.count = 0
+
+    async def live_count(self) -> int:
+        """Keys under `<net>.` now; a value that does not parse still counts."""
+        try:
+            keys = await self._kv.keys()
+        except NoKeysError:
+            return 0
+        return sum(1 for k in keys if k.startswith(self._prefix))
+
+    async def run(self, on_count: Callable[[int, int], Awaitable[None]]) -> None:
+        """Report count changes until cancelled: prompt on watch events, and a recount
+        every `interval_s` (expiry is silent). NATS errors never end it."""
+        changed = asyncio.Event()
+        watcher = asyncio.create_task(self._watch(changed), name="presence-watch")
+        try:
+            while True:
+                raise_if_cancelled()
+                try:
+                    count = await self.live_count()
+                except Exception as exc:  # NATS down: keep the last count, try again
+                    log.debug("presence recount failed: %r", exc)
+                else:
+                    if count != self.count:
+                        old, self.count = self.count, count
+                        await on_count(old, count)
+                changed.clear()
+                await wait_event(changed, self._interval)
+        finally:
+            watcher.cancel()
+            await asyncio.wait({watcher}, timeout=5)
+
+    async def _watch(self, changed: asyncio.Event) -> None:
+        """Set `changed` on every put or delete; re-create the watcher when it fails
+        (after a NATS reconnect, old watchers go silent)."""
+        while True:
+            raise_if_cancelled()
+            try:
+                watcher = await self._kv.watch(
+                    f"{self.network}.*", ignore_deletes=False, include_history=False
+                )
+                try:
+                    async for entry in watcher:
+                        if entry is not None:
+                            changed.set()
+                finally:
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(2):
+                            await watcher.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("presence watcher failed, re-creating: %r", exc)
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,154 @@
+"""Write decoded markets to the KV last-value cache: on change, and refreshed at TTL/2.
+
+The streamer writes only the KV; each bucket republishes its values on the plain
+subjects (one write path, so cache and stream never disagree). A value that is not
+refreshed expires at its TTL, so readers get None rather than stale data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js.kv import KeyValue
+
+from schemas import FundingRate, MarketList, MarketSnapshot, encode, market_key, markets_key
+from schemas.buckets import FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET
+from schemas.errors import SchemaError
+from schemas.models.base import SchemaModel
+from schemas.subjects import Network
+from streamer.decode import MarketState, funding_rate, market_info, market_snapshot
+from streamer.source import SourceSnapshot
+
+__all__ = ["PublishResult", "Publisher"]
+
+log = logging.getLogger("drift_stream.publisher")
+_VOLATILE = {"ts", "slot"}  # a new slot or time alone is not a change
+
+
+@dataclass
+class PublishResult:
+    """What one publish pass wrote, per bucket, and what it skipped."""
+
+    written: dict[str, int] = field(default_factory=dict)
+    skipped_invalid: int = 0
+    failed: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class _Last:
+    content: dict[str, Any]
+    at: float
+
+
+class Publisher:
+    """Publishes snapshots for one network; remembers the last values for the api."""
+
+    def __init__(
+        self,
+        kvs: Mapping[str, KeyValue],
+        network: Network,
+        ttls: Mapping[str, float],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._kvs = kvs
+        self._network = network
+        self._refresh = {bucket: ttl / 2 for bucket, ttl in ttls.items()}
+        self._clock = clock
+        self._last: dict[tuple[str, str], _Last] = {}
+        self.funding: dict[str, FundingRate] = {}
+        self.prices: dict[str, MarketSnapshot] = {}
+        self.market_list: MarketList | None = None
+        self._invalid_logged: set[str] = set()
+
+    def _due(self, bucket: str, key: str, model: SchemaModel, now: float) -> bool:
+        content = model.model_dump(exclude=_VOLATILE)
+        last = self._last.get((bucket, key))
+        if last is not None and last.content == content and now - last.at < self._refresh[bucket]:
+            return False
+        self._last[(bucket, key)] = _Last(content, now)
+        return True
+
+    def forget(self) -> None:
+        """Drop what was published: the next pass writes everything (after a restart)."""
+        self._last.clear()
+
+    async def publish(
+        self, snapshot: SourceSnapshot, *, epoch: int, ts: float | None = None
+    ) -> PublishResult:
+        """Write every changed or due value of the snapshot; returns the counts."""
+        ts = time.time() if ts is None else ts
+        now = self._clock()
+        result = PublishResult()
+        puts: list[tuple[str, str, bytes]] = []
+        infos = []
+        for state in snapshot.markets:
+            try:
+                funding = funding_rate(
+                    state, network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch
+                )
+                price = market_snapshot(
+                    state, network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch
+                )
+                infos.append(market_info(state))
+            except (SchemaError, ValueError) as exc:
+                self._skip(state, exc)
+                result.skipped_invalid += 1
+                continue
+            key = market_key(self._network, funding.symbol)
+            self.funding[funding.symbol] = funding
+            if self._due(FUNDING_BUCKET, key, funding, now):
+                puts.append((FUNDING_BUCKET, key, encode(funding)))
+            if price is not None:  # no oracle price yet: no snapshot rather than a wrong one
+                self.prices[price.symbol] = price
+                if self._due(PRICES_BUCKET, key, price, now):
+                    puts.append((PRICES_BUCKET, key, encode(price)))
+        market_list = MarketList(
+            network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch, markets=tuple(infos)
+        )
+        self.market_list = market_list
+        key = markets_key(self._network)
+        if self._due(MARKETS_BUCKET, key, market_list, now):
+            puts.append((MARKETS_BUCKET, key, encode(market_list)))
+        # Pipelined: every put is in flight at once, each awaiting its JetStream ack.
+        outcomes = await asyncio.gather(
+            *(self._kvs[bucket].put(k, data) for bucket, k, data in puts), return_exceptions=True
+        )
+        for (bucket, k, _), outcome in zip(puts, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                self._last.pop((bucket, k), None)  # not known to be written: retry next pass
+                result.failed += 1
+                result.error = repr(outcome)
+            else:
+                result.written[bucket] = result.written.get(bucket, 0) + 1
+        if result.failed:
+            log.warning(
+                "%d of %d KV writes failed; retrying next pass: %s",
+                result.failed,
+                len(puts),
+                result.error,
+                extra={"network": self._network},
+            )
+        return result
+
+    def _skip(self, state: MarketState, exc: Exception) -> None:
+        if state.symbol not in self._invalid_logged:  # once per market, not once per pass
+            self._invalid_logged.add(state.symbol)
+            log.warning(
+                "market %s skipped: %s",
+                state.symbol[:40],
+                exc,
+                extra={"market_index": state.market_index},
+            )
+
+    def find_funding(self, market: str | int) -> FundingRate | None:
+        """The last funding published for a symbol or index (None if unknown)."""
+        if isinstance(market, int):
+            return next((f for f in self.funding.values() if f.market_index == market), None)
+        return self.funding.get(market.upper())

@@ -1,0 +1,320 @@
+"""The Drift side: one read-only DriftClient, supervised, decoded into `MarketState`s.
+
+`MarketSource` is what the streamer depends on; `DriftSource` implements it with a real
+driftpy `DriftClient` (tested against localnet), and unit tests may use a fake. Foreign
+errors are converted where they enter: every failure is a `SourceError` whose `kind`
+says what happened (`rpc_429`, `rpc`, `ws`, `timeout`, `decode`).
+
+driftpy prints its errors and never notices a quiet feed, so the source watches slots
+on a websocket of its own: `check()` raises `SourceStaleError` when no new slot arrived
+within `stale_after_s`, or when driftpy's polling loop died (one 429 kills it for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from driftpy.account_subscription_config import AccountSubscriptionConfig
+from driftpy.accounts.bulk_account_loader import BulkAccountLoader
+from driftpy.drift_client import DriftClient
+from driftpy.types import get_ws_url
+from solana.exceptions import SolanaRpcException
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solana.rpc.core import RPCException
+from solana.rpc.websocket_api import connect
+from solders.keypair import Keypair
+
+from streamer.backoff import Backoff
+from streamer.decode import MarketState, market_state
+from streamer.errors import NotReadyError, SourceError, SourceStaleError
+from streamer.redact import redact_url
+from streamer.waits import raise_if_cancelled
+
+__all__ = [
+    "DriftSource",
+    "MarketSource",
+    "SourceHealth",
+    "SourceMode",
+    "SourceSnapshot",
+    "classify",
+]
+
+log = logging.getLogger("drift_stream.source")
+_SUBSCRIBE_TIMEOUT = 60.0
+
+
+class SourceMode(enum.StrEnum):
+    WEBSOCKET = "websocket"
+    POLLING = "polling"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    running: bool
+    last_slot: int | None
+    slot_age_s: float | None
+    polling_alive: bool | None
+    markets: int
+    ws_reconnects: int  # times the slot websocket had to reconnect (a ws outage)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSnapshot:
+    slot: int
+    markets: tuple[MarketState, ...]
+
+
+class MarketSource(Protocol):
+    """What the streamer needs from the Drift side."""
+
+    async def start(self) -> None:
+        """Subscribe (one attempt); SourceError on failure, leaving nothing open."""
+        ...
+
+    async def stop(self) -> None:
+        """Unsubscribe and close the RPC client and every websocket; never raises."""
+        ...
+
+    async def refetch(self) -> None:
+        """Read every account again (driftpy refetches nothing after a ws outage)."""
+        ...
+
+    async def snapshot(self, now: int) -> SourceSnapshot:
+        """Every perp market, decoded; NotReadyError before start()."""
+        ...
+
+    def health(self) -> SourceHealth: ...
+
+    def check(self) -> None:
+        """SourceStaleError if the feed went quiet or driftpy's polling loop died."""
+        ...
+
+
+def classify(exc: BaseException) -> SourceError:
+    """A foreign error as a SourceError with its kind (the cause is kept by the caller)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, httpx.HTTPStatusError):
+            status = cause.response.status_code
+            kind = "rpc_429" if status == 429 else "rpc"
+            return SourceError(f"RPC answered HTTP {status}", kind=kind)
+        if isinstance(cause, TimeoutError | httpx.TimeoutException):
+            return SourceError("RPC timed out", kind="timeout")
+        if isinstance(cause, RPCException):
+            return SourceError(f"RPC error: {str(cause)[:200]}", kind="rpc")
+        if isinstance(cause, httpx.TransportError | ConnectionError | OSError):
+            return SourceError(f"RPC connection failed: {type(cause).__name__}", kind="rpc")
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, SolanaRpcException):
+        return SourceError(exc.error_msg[:200], kind="rpc")
+    if type(exc).__module__.startswith("websockets"):
+        return SourceError(f"websocket failed: {type(exc).__name__}", kind="ws")
+    if isinstance(exc, KeyError | ValueError | AttributeError | TypeError | IndexError):
+        return SourceError(
+            f"could not decode an account: {type(exc).__name__}: {exc}"[:200], kind="decode"
+        )
+    return SourceError(f"{type(exc).__name__}: {str(exc)[:200]}", kind="rpc")
+
+
+class _SlotWatch:
+    """Tracks the newest slot on a websocket of its own, reconnecting with backoff."""
+
+    def __init__(self, ws_url: str) -> None:
+        self._ws_url = ws_url
+        self.last_slot: int | None = None
+        self.last_at: float | None = None
+        self.reconnects = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, slot: int, poll: AsyncClient | None = None, every_s: float = 3.0) -> None:
+        """Watch slots on the websocket, or with getSlot every `every_s` given `poll`."""
+        self.last_slot, self.last_at = slot, time.monotonic()
+        run = self._run() if poll is None else self._poll(poll, every_s)
+        self._task = asyncio.create_task(run, name="slot-watch")
+
+    async def _poll(self, connection: AsyncClient, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                slot = (await connection.get_slot()).value
+            except Exception as exc:  # the watchdog sees the gap
+                log.debug("getSlot failed: %r", exc)
+                continue
+            if slot != self.last_slot:
+                self.last_slot, self.last_at = slot, time.monotonic()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = Backoff(base=0.1, cap=5.0)
+        first = True
+        while True:
+            raise_if_cancelled()
+            try:
+                async with connect(self._ws_url, ping_interval=None) as ws:
+                    if not first:
+                        self.reconnects += 1
+                    first = False
+                    await ws.slot_subscribe()
+                    await ws.recv()  # the subscription id
+                    backoff.reset()
+                    async for messages in ws:
+                        for msg in messages:
+                            slot = getattr(getattr(msg, "result", None), "slot", None)
+                            if isinstance(slot, int):
+                                self.last_slot, self.last_at = slot, time.monotonic()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the feed watchdog sees the gap; keep trying
+                log.debug("slot websocket: %r", exc)
+            first = False
+            await asyncio.sleep(backoff.next_delay())
+
+
+class DriftSource:
+    """A read-only DriftClient in websocket (find-all) or polling mode."""
+
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        mode: SourceMode = SourceMode.WEBSOCKET,
+        poll_interval_s: float = 1.0,
+        stale_after_s: float = 10.0,
+    ) -> None:
+        self._rpc_url = rpc_url
+        self.mode = SourceMode(mode)
+        self._poll_interval = poll_interval_s
+        self._stale_after = stale_after_s
+        self._connection: AsyncClient | None = None
+        self._client: DriftClient | None = None
+        self._loader: BulkAccountLoader | None = None
+        self._slots = _SlotWatch(get_ws_url(rpc_url))
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        started = time.perf_counter()
+        connection = AsyncClient(self._rpc_url, commitment=Confirmed)
+        self._connection = connection
+        if self.mode is SourceMode.POLLING:
+            self._loader = BulkAccountLoader(connection, Confirmed, self._poll_interval)
+            config = AccountSubscriptionConfig("polling", bulk_account_loader=self._loader)
+        else:
+            config = AccountSubscriptionConfig("websocket")
+        client = DriftClient(
+            connection, Keypair(), env="mainnet", account_subscription=config, sub_account_ids=[]
+        )
+        try:
+            slot = (await connection.get_slot()).value
+            async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
+                await client.subscribe()
+        except Exception as exc:
+            self._client = client  # so stop() can close what subscribe() opened
+            await self.stop()
+            raise classify(exc) from exc
+        self._client = client
+        if self.mode is SourceMode.WEBSOCKET:
+            self._slots.start(slot)
+        else:  # no websocket in polling mode: a getSlot every third of the stale window
+            self._slots.start(slot, poll=connection, every_s=self._stale_after / 3)
+        log.info(
+            "DriftClient subscribed (%s) to %s in %.0f ms",
+            self.mode.value,
+            redact_url(self._rpc_url),
+            (time.perf_counter() - started) * 1000,
+            extra={"mode": self.mode.value, "markets": len(self._perps())},
+        )
+
+    async def stop(self) -> None:
+        client, self._client = self._client, None
+        connection, self._connection = self._connection, None
+        log.debug("stop: slots")
+        await self._slots.stop()
+        if client is not None:
+            log.debug("stop: unsubscribe")
+            try:
+                async with asyncio.timeout(10):
+                    await client.unsubscribe()
+            except Exception as exc:  # cleanup goes on: close the connection regardless
+                log.warning("DriftClient unsubscribe failed: %r", exc)
+            log.debug("stop: unsubscribed")
+        if self._loader is not None:
+            if self._loader.task is not None:  # unsubscribe leaves the polling loop running
+                self._loader.task.cancel()
+            self._loader = None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def refetch(self) -> None:
+        """A full refetch: driftpy's find-all mode cannot refetch markets in place, so
+        subscribe anew (2 getProgramAccounts and one getMultipleAccounts per 75 oracles)."""
+        await self.stop()
+        await self.start()
+
+    # -- reading -------------------------------------------------------------------
+    def _perps(self) -> list[Any]:
+        if self._client is None:
+            return []
+        return list(self._client.get_perp_market_accounts())
+
+    async def snapshot(self, now: int) -> SourceSnapshot:
+        client = self._client
+        if client is None:
+            raise NotReadyError("the DriftClient is not subscribed")
+        states = []
+        for market in self._perps():
+            try:
+                oracle = client.get_oracle_price_data_for_perp_market(market.market_index)
+            except (KeyError, AttributeError, TypeError, ValueError) as exc:
+                log.debug("no oracle for market %d: %r", market.market_index, exc)
+                oracle = None
+            try:
+                states.append(await market_state(market, oracle, now))
+            except Exception as exc:  # one broken account must not hide the others
+                log.warning("market %s skipped: %r", getattr(market, "market_index", "?"), exc)
+        states.sort(key=lambda s: s.market_index)
+        return SourceSnapshot(slot=self._slots.last_slot or 0, markets=tuple(states))
+
+    def _polling_alive(self) -> bool | None:
+        if self._loader is None:
+            return None
+        task = self._loader.task
+        return task is not None and not task.done()
+
+    def health(self) -> SourceHealth:
+        age = None if self._slots.last_at is None else time.monotonic() - self._slots.last_at
+        return SourceHealth(
+            running=self._client is not None,
+            last_slot=self._slots.last_slot,
+            slot_age_s=age if self._client is not None else None,
+            polling_alive=self._polling_alive(),
+            markets=len(self._perps()),
+            ws_reconnects=self._slots.reconnects,
+        )
+
+    def check(self) -> None:
+        if self._client is None:
+            raise NotReadyError("the DriftClient is not subscribed")
+        if self._polling_alive() is False:
+            raise SourceStaleError(
+                "driftpy's polling loop died (an RPC error ends it)", kind="stale"
+            )
+        age = self.health().slot_age_s
+        if age is not None and age > self._stale_after:
+            raise SourceStaleError(f"no new slot for {age:.1f} s", kind="stale")
