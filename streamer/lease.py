@@ -131,6 +131,21 @@ class LeaderLease:
             "epoch": self.machine.epoch,
         }
 
+    async def step(self) -> tuple[bool, bool]:
+        """One turn of the protocol at the clock's now: (elected, deposed) by this turn."""
+        now = self._clock()
+        deposed = False
+        if self.machine.overdue(now):
+            log.warning("lease not renewed in time: stepping down", extra=self._extra())
+            self.machine.lost()
+            deposed = True
+        action = self.machine.next_action(now)
+        if action is Action.ACQUIRE:
+            return await self._acquire(now), deposed
+        if action is Action.RENEW and not await self._renew(now):
+            return False, True
+        return False, deposed
+
     async def run(
         self,
         on_elected: Callable[[int], Awaitable[None]],
@@ -141,18 +156,12 @@ class LeaderLease:
         try:
             while True:
                 raise_if_cancelled()
-                now = self._clock()
-                if self.machine.overdue(now):
-                    log.warning("lease not renewed in time: stepping down", extra=self._extra())
-                    self.machine.lost()
+                elected, deposed = await self.step()
+                if deposed:
                     await on_deposed()
-                action = self.machine.next_action(now)
-                if action is Action.ACQUIRE:
-                    if await self._acquire(now):
-                        assert self.machine.epoch is not None
-                        await on_elected(self.machine.epoch)
-                elif action is Action.RENEW and not await self._renew(now):
-                    await on_deposed()
+                if elected:
+                    assert self.machine.epoch is not None
+                    await on_elected(self.machine.epoch)
                 await asyncio.sleep(tick)
         finally:
             if self.machine.leader:
