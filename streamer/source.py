@@ -113,6 +113,12 @@ def classify(exc: BaseException) -> SourceError:
         if isinstance(cause, httpx.TransportError | ConnectionError | OSError):
             return SourceError(f"RPC connection failed: {type(cause).__name__}", kind="rpc")
         cause = cause.__cause__ or cause.__context__
+    # driftpy reports failed RPC reads as a bare ValueError carrying the RPC's message
+    text = str(exc)
+    if "429" in text or "too many requests" in text.lower():
+        return SourceError(f"RPC rate limit: {text[:200]}", kind="rpc_429")
+    if text.startswith("Error fetching"):
+        return SourceError(f"RPC error: {text[:200]}", kind="rpc")
     if isinstance(exc, SolanaRpcException):
         return SourceError(exc.error_msg[:200], kind="rpc")
     if type(exc).__module__.startswith("websockets"):

@@ -248,6 +248,9 @@ async def test_recovers_from_429_storms_and_dropped_websockets(
             pass
     assert app.max_backoff_s <= 30.0
     assert app.status().reconnects >= 1
+    metrics = app.metrics.text().decode()
+    assert 'drift_stream_rpc_errors_total{kind="rpc_429",network="local"}' in metrics
+    assert 'drift_stream_publishes_total{bucket="drift_funding",network="local"}' in metrics
 
 
 @pytest.mark.timeout(90)

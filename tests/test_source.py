@@ -1,0 +1,114 @@
+"""DriftSource against localnet: clean start and stop, 429s, staleness, error kinds."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from localnet import FaultRequest, MarketPatch
+from localnet.server import LocalnetServer
+from streamer.errors import NotReadyError, SourceError, SourceStaleError
+from streamer.source import DriftSource, SourceMode, classify
+from tests.drift_clients import wait_until
+
+
+def _rate_limit(requests: int) -> FaultRequest:
+    return FaultRequest.model_validate({"rate_limit": {"requests": requests, "per_s": 60}})
+
+
+async def test_start_snapshot_stop_leaves_nothing_open(localnet_mainnet: LocalnetServer) -> None:
+    """Websocket mode reads every market; stop() closes every socket at localnet."""
+    source = DriftSource(localnet_mainnet.url)
+    with pytest.raises(NotReadyError):
+        await source.snapshot(int(time.time()))
+    await source.start()
+    snap = await source.snapshot(int(time.time()))
+    assert [s.symbol for s in snap.markets] == [
+        v.spec.symbol for v in localnet_mainnet.markets.perps
+    ]
+    priced = {s.symbol for s in snap.markets if s.oracle_price is not None}
+    # driftpy's shared-oracle trap (docs/LOCALNET.md): these two get no oracle price
+    assert {s.symbol for s in snap.markets} - priced <= {"1MBONK-PERP", "1KPUMP-PERP"}
+    # driftpy opens its program subscriptions after subscribe() returns (see STREAMER.md)
+    await wait_until(lambda: localnet_mainnet.stats_json()["subscriptions"]["program"] == 2)
+    localnet_mainnet.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=99))
+
+    client = source._client
+    assert client is not None
+
+    def funding() -> int | None:
+        market = client.get_perp_market_account(0)
+        return None if market is None else int(market.amm.last_funding_rate)
+
+    await wait_until(lambda: funding() == 99)
+    assert (await source.snapshot(int(time.time()))).markets[0].last_funding_rate == 99
+    assert source.health().running
+    source.check()  # fresh: no exception
+    await source.stop()
+    await wait_until(lambda: localnet_mainnet.stats_json()["ws_connections_open"] == 0)
+    assert localnet_mainnet.stats_json()["subscriptions_active"] == 0
+    await source.stop()  # idempotent
+
+
+async def test_429_at_start_is_rpc_429_and_leaks_nothing(localnet: LocalnetServer) -> None:
+    """A rate-limited subscribe raises SourceError(kind=rpc_429); no socket stays open."""
+    await localnet.set_faults(
+        FaultRequest.model_validate({"rate_limit": {"requests": 2, "per_s": 60}})
+    )
+    source = DriftSource(localnet.url)
+    with pytest.raises(SourceError) as info:
+        await source.start()
+    assert info.value.kind == "rpc_429"
+    await wait_until(lambda: localnet.stats_json()["ws_connections_open"] == 0)
+    assert not source.health().running
+
+
+async def test_stale_feed_is_detected() -> None:
+    """With the slot clock stopped, check() raises SourceStaleError after the window."""
+    async with LocalnetServer(preset="small", slot_ms=600_000) as quiet:
+        source = DriftSource(quiet.url, stale_after_s=0.3)
+        await source.start()
+        try:
+            source.check()
+            await wait_until(lambda: (source.health().slot_age_s or 0) > 0.3)
+            with pytest.raises(SourceStaleError):
+                source.check()
+        finally:
+            await source.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_polling_loop_death_is_detected(localnet: LocalnetServer) -> None:
+    """Polling mode: a 429 storm kills driftpy's loop for good; check() notices."""
+    source = DriftSource(localnet.url, mode=SourceMode.POLLING, poll_interval_s=0.05)
+    await source.start()
+    try:
+        assert source.health().polling_alive is True
+        await localnet.set_faults(
+            FaultRequest.model_validate({"rate_limit": {"requests": 1, "per_s": 60}})
+        )
+        await wait_until(lambda: source.health().polling_alive is False, timeout=20)
+        with pytest.raises(SourceStaleError, match="polling loop"):
+            source.check()
+    finally:
+        await source.stop()
+
+
+def test_foreign_errors_are_classified() -> None:
+    """HTTP 429 -> rpc_429, other statuses -> rpc, timeouts -> timeout, decode -> decode."""
+    request = httpx.Request("POST", "http://x")
+
+    def status(code: int) -> Exception:
+        exc = RuntimeError("wrapped")
+        exc.__cause__ = httpx.HTTPStatusError("e", request=request, response=httpx.Response(code))
+        return exc
+
+    assert classify(status(429)).kind == "rpc_429"
+    assert classify(status(500)).kind == "rpc"
+    assert classify(TimeoutError()).kind == "timeout"
+    assert classify(KeyError(5)).kind == "decode"
+    assert classify(ConnectionRefusedError()).kind == "rpc"
+    too_many = ValueError("Error fetching perp markets: Too many requests for a specific RPC call")
+    assert classify(too_many).kind == "rpc_429"  # driftpy's own wording of a 429
