@@ -1,0 +1,1 @@
+"""Benchmarks: the success criteria measured side by side (see issue "Benchmarks")."""
