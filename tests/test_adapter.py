@@ -1,0 +1,128 @@
+"""DriftAdapter: property 8 (backward compatibility) against localnet and a streamer."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from localnet import MarketPatch
+from localnet.server import LocalnetServer
+from schemas import FundingRate, StreamerState
+from streamer.nats_server import NatsServer
+from subscribers.adapter import DriftAdapter
+from tests.drift_clients import wait_until
+from tests.fixtures_streamer import StartStreamer
+
+# The envelope and the live estimates (predicted rates move with the wall clock) differ
+# by design between the streamer and a private DriftClient; everything decoded from the
+# market state must be equal.
+_LIVE = {"ts", "slot", "epoch", "predicted_long_hourly_pct", "predicted_short_hourly_pct"}
+_STAMP = itertools.count(1_700_000_000)
+
+
+@pytest_asyncio.fixture
+async def adapters(
+    start_streamer: StartStreamer, fresh_nats: NatsServer, localnet: LocalnetServer
+) -> AsyncIterator[tuple[DriftAdapter, DriftAdapter]]:
+    """A streamer-backed adapter and a legacy one (its own DriftClient), both ready."""
+    app = await start_streamer()
+    new = DriftAdapter(network="local", nats_url=fresh_nats.url)
+    old = DriftAdapter(network="local", rpc_url=localnet.url, using_singleton=False)
+    await new.connect()
+    await old.connect()
+    await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
+    # two DriftClients (the streamer's and the legacy one), each with 2 program subs
+    await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] >= 4)
+    yield new, old
+    await new.disconnect()
+    await old.disconnect()
+
+
+async def _both(
+    adapters: tuple[DriftAdapter, DriftAdapter], symbol: str, stamp: int
+) -> tuple[FundingRate, FundingRate]:
+    """Both paths' FundingRate once each has seen the update stamped `stamp`."""
+    deadline = time.monotonic() + 10
+    while True:
+        new = await adapters[0].get_funding_rate(symbol)
+        old = await adapters[1].get_funding_rate(symbol)
+        if new and old and new.last_funding_rate_ts == old.last_funding_rate_ts == stamp:
+            return new, old
+        assert time.monotonic() < deadline, f"update {stamp} did not arrive: {new}, {old}"
+        await asyncio.sleep(0.01)  # no change event to await across two clients
+
+
+def _comparable(rate: FundingRate) -> dict[str, Any]:
+    return rate.model_dump(exclude=_LIVE)
+
+
+@pytest.mark.timeout(180)
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    symbol=st.sampled_from(["SOL-PERP", "BTC-PERP", "ETH-PERP"]),
+    rate=st.integers(-(10**12), 10**12),
+    twap=st.integers(0, 10**12),
+    avg=st.integers(-(10**12), 10**12),
+    price=st.integers(1, 10**11),
+)
+async def test_both_paths_return_equal_values(
+    adapters: tuple[DriftAdapter, DriftAdapter],
+    localnet: LocalnetServer,
+    symbol: str,
+    rate: int,
+    twap: int,
+    avg: int,
+    price: int,
+) -> None:
+    """Property 8: for any market state, the adapter gives equal FundingRates with
+    _using_singleton True (streamer) and False (its own DriftClient)."""
+    new, old = adapters
+    assert new._using_singleton
+    assert not old._using_singleton
+    stamp = next(_STAMP)
+    localnet.markets.apply(
+        MarketPatch(
+            symbol=symbol,
+            last_funding_rate=rate,
+            last_funding_oracle_twap=twap,
+            last24h_avg_funding_rate=avg,
+            last_funding_rate_ts=stamp,
+            oracle_price=price,
+        )
+    )
+    via_streamer, direct = await _both(adapters, symbol, stamp)
+    assert via_streamer.last_funding_rate == rate
+    assert _comparable(via_streamer) == _comparable(direct)
+
+
+async def test_markets_and_unknowns_match(adapters: tuple[DriftAdapter, DriftAdapter]) -> None:
+    """Both paths list the same markets and answer None (never KeyError) for unknowns."""
+    new, old = adapters
+    listed = [
+        {(m.symbol, m.market_index) for m in await a.get_all_perp_markets()} for a in adapters
+    ]
+    assert listed[0] == listed[1] == {("SOL-PERP", 0), ("BTC-PERP", 1), ("ETH-PERP", 2)}
+    for market in ("NOPE-PERP", 99, "sol.perp", ""):
+        assert await new.get_funding_rate(market) is None
+        assert await old.get_funding_rate(market) is None
+    assert new.is_initialized()
+    assert old.is_initialized()
+    assert await new.force_reconnect() is True
+
+
+async def test_legacy_path_needs_an_rpc_url() -> None:
+    """_using_singleton=False without rpc_url is a clear ValueError."""
+    adapter = DriftAdapter(network="local", using_singleton=False)
+    with pytest.raises(ValueError, match="rpc_url"):
+        await adapter.connect()
+    assert not adapter.is_initialized()

@@ -1,0 +1,82 @@
+"""The engine library against a real streamer, nats-server and localnet."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from nats.aio.client import Client
+
+from localnet import MarketPatch
+from localnet.server import LocalnetServer
+from schemas import StreamerState
+from streamer.nats_server import NatsServer
+from subscribers.client import ApiError, DriftStreamClient
+from tests.drift_clients import wait_until
+from tests.fixtures_streamer import StartStreamer
+
+
+def _client(server: NatsServer, name: str) -> DriftStreamClient:
+    return DriftStreamClient("local", nats_url=server.url, name=name, presence_ttl_s=2)
+
+
+async def test_engine_reads_watches_and_requests(
+    start_streamer: StartStreamer, fresh_nats: NatsServer, localnet: LocalnetServer
+) -> None:
+    """A first engine starts the DriftClient; a second one has last values on its first
+    call; watch_funding gives last values then live updates; api errors are ApiError."""
+    app = await start_streamer()
+    async with _client(fresh_nats, "first") as first:
+        await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
+        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        await wait_until(lambda: len(first._funding.cache._entries) == 3)  # type: ignore[union-attr]
+        async with _client(fresh_nats, "second") as second:
+            sol = await second.funding("SOL-PERP")  # no waiting: the mirror loaded on connect
+            assert sol is not None
+            assert sol.symbol == "SOL-PERP"
+            assert (await second.funding(1)) is not None  # by index, via the market list
+            assert (await second.market("eth-perp")) is not None
+            assert await second.funding("NOPE-PERP") is None  # unknown: None, not KeyError
+            assert await second.funding("SOL.PERP") is None  # malformed: None
+            assert set(await second.funding_all()) == {"SOL-PERP", "BTC-PERP", "ETH-PERP"}
+            assert second.stats.cache["drift_funding"].hits >= 2
+            assert second.stats.cache["drift_funding"].misses >= 1  # the unknown market
+
+            updates = second.watch_funding(["BTC-PERP"])
+            assert (await anext(updates)).symbol == "BTC-PERP"  # the last value first
+            localnet.markets.apply(MarketPatch(symbol="BTC-PERP", last_funding_rate=-123_456))
+            while (await asyncio.wait_for(anext(updates), 10)).last_funding_rate != -123_456:
+                pass
+            await updates.aclose()
+
+            status = await second.request_status()
+            assert status.consumers == 2
+            assert (await second.request_funding("SOL-PERP")).symbol == "SOL-PERP"
+            with pytest.raises(ApiError) as info:
+                await second.request_funding("NOPE-PERP")
+            assert info.value.code == 404
+
+
+async def test_invalid_values_are_skipped(
+    start_streamer: StartStreamer, fresh_nats: NatsServer, client: Client
+) -> None:
+    """A value that fails validation is logged, counted and skipped; others still read."""
+    await start_streamer()
+    async with _client(fresh_nats, "engine") as engine:
+        kv = await client.jetstream().key_value("drift_funding")
+        await kv.put("local.FAKE-PERP", b'{"not": "a funding rate"}')
+        await wait_until(lambda: engine.stats.invalid >= 1)
+        assert await engine.funding("FAKE-PERP") is None
+
+
+def test_the_library_never_imports_driftpy() -> None:
+    """Importing the engine library and the adapter loads no driftpy (engines stay small)."""
+    code = (
+        "import sys, subscribers.client, subscribers.adapter, subscribers.cache; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('driftpy', 'solana', 'solders', 'anchorpy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
