@@ -1,0 +1,1 @@
+"""Example engines built on the library."""
