@@ -7,6 +7,7 @@
 - `drift-stream streamer`: the streamer alone, against given NATS and RPC URLs.
 - `drift-stream req ENDPOINT [PAYLOAD]`: call the streamer's api (status, markets,
   funding, reconnect) and print the JSON answer.
+- `drift-stream funding`: a live terminal table of every market's funding and prices.
 - `drift-stream localnet`: localnet alone.
 
 Settings come from the environment (DRIFT_NETWORK, DRIFT_RPC_URL, NATS_URL, ...);
@@ -81,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     req.add_argument("--network", choices=("mainnet", "devnet", "local"), default=None)
     req.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
     req.set_defaults(run=_req)
+
+    funding = sub.add_parser("funding", help="a live terminal table of every market's funding")
+    funding.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
+    funding.add_argument("--network", choices=("mainnet", "devnet", "local"), default=None)
+    funding.add_argument("--refresh", type=float, default=1.0, help="seconds between redraws")
+    funding.add_argument("--once", action="store_true", help="print the table once and exit")
+    funding.set_defaults(run=_funding)
 
     localnet = sub.add_parser("localnet", help="run localnet alone")
     add_arguments(localnet)
@@ -210,6 +218,18 @@ async def _req(args: argparse.Namespace) -> None:
             raise SystemExit(1)
     finally:
         await nc.close()
+
+
+async def _funding(args: argparse.Namespace) -> None:
+    from subscribers.funding_table import run
+
+    settings = _settings(args, network=args.network, nats_url=args.nats_url)
+    await run(
+        settings.network,
+        settings.nats_url.get_secret_value(),
+        refresh_s=args.refresh,
+        once=args.once,
+    )
 
 
 async def _localnet(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
@@ -74,9 +75,52 @@ async def test_invalid_values_are_skipped(
 def test_the_library_never_imports_driftpy() -> None:
     """Importing the engine library and the adapter loads no driftpy (engines stay small)."""
     code = (
-        "import sys, subscribers.client, subscribers.adapter, subscribers.cache; "
+        "import sys, subscribers, subscribers.funding_table, subscribers.examples.funding_engine; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('driftpy', 'solana', 'solders', 'anchorpy')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.timeout(60)
+async def test_funding_table_shows_every_market(
+    start_streamer: StartStreamer, fresh_nats: NatsServer
+) -> None:
+    """`drift-stream funding --once` (a first consumer) prints every market's row."""
+    await start_streamer()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "streamer.cli",
+        "funding",
+        "--once",
+        "--network",
+        "local",
+        "--nats-url",
+        fresh_nats.url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 45)
+    text = out.decode()
+    assert proc.returncode == 0
+    assert "Drift funding (local)" in text
+    for symbol in ("SOL-PERP", "BTC-PERP", "ETH-PERP"):
+        assert symbol in text
+
+
+def test_public_api_is_pinned() -> None:
+    """The names engines import from `subscribers` (changing them breaks engines)."""
+    import subscribers
+
+    assert subscribers.__all__ == [
+        "ApiError",
+        "CacheManager",
+        "CacheStats",
+        "ClientStats",
+        "DriftAdapter",
+        "DriftStreamClient",
+        "Presence",
+    ]
