@@ -8,6 +8,7 @@
 - `drift-stream req ENDPOINT [PAYLOAD]`: call the streamer's api (status, markets,
   funding, reconnect) and print the JSON answer.
 - `drift-stream funding`: a live terminal table of every market's funding and prices.
+- `drift-stream dashboard`: the Funding Engine page (started by `up` too).
 - `drift-stream localnet`: localnet alone.
 
 Settings come from the environment (DRIFT_NETWORK, DRIFT_RPC_URL, NATS_URL, ...);
@@ -54,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--nats-port", type=int, default=4222, help="0 picks a free port")
     up.add_argument("--nats-monitor-port", type=int, default=8222, help="0 picks a free port")
     up.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=8080,
+        help="the Funding Engine page (0 picks a free port, -1 skips it)",
+    )
+    up.add_argument(
         "--store-dir",
         type=Path,
         default=Path(".drift-stream"),
@@ -89,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
     funding.add_argument("--refresh", type=float, default=1.0, help="seconds between redraws")
     funding.add_argument("--once", action="store_true", help="print the table once and exit")
     funding.set_defaults(run=_funding)
+
+    dashboard = sub.add_parser("dashboard", help="serve the Funding Engine page")
+    dashboard.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    dashboard.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: loopback)"
+    )
+    dashboard.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
+    dashboard.add_argument("--network", choices=("mainnet", "devnet", "local"), default=None)
+    dashboard.set_defaults(run=_dashboard)
 
     localnet = sub.add_parser("localnet", help="run localnet alone")
     add_arguments(localnet)
@@ -232,6 +248,32 @@ async def _funding(args: argparse.Namespace) -> None:
     )
 
 
+async def _start_dashboard(
+    stack: contextlib.AsyncExitStack, settings: Settings, host: str, port: int
+) -> str:
+    """Start the dashboard (one engine of the library) inside `stack`; its URL."""
+    from subscribers.client import DriftStreamClient
+    from subscribers.dashboard.server import Dashboard, serve
+
+    client = await stack.enter_async_context(
+        DriftStreamClient(
+            settings.network, nats_url=settings.nats_url.get_secret_value(), name="dashboard"
+        )
+    )
+    runner, bound = await serve(Dashboard(client), host, port)
+    stack.push_async_callback(runner.cleanup)
+    return f"http://{host}:{bound}/"
+
+
+async def _dashboard(args: argparse.Namespace) -> None:
+    settings = _settings(args, network=args.network, nats_url=args.nats_url)
+    stop = await _stop_on_signal()
+    async with contextlib.AsyncExitStack() as stack:
+        url = await _start_dashboard(stack, settings, args.host, args.port)
+        print(f"dashboard    {url}  ({settings.network})", flush=True)
+        await stop.wait()
+
+
 async def _localnet(args: argparse.Namespace) -> None:
     from localnet.cli import run
 
@@ -288,6 +330,9 @@ async def _up(args: argparse.Namespace) -> None:
             "status; the DriftClient starts with the first consumer)",
             flush=True,
         )
+        if args.dashboard_port >= 0:
+            url = await _start_dashboard(stack, settings, "127.0.0.1", args.dashboard_port)
+            print(f"dashboard    {url}", flush=True)
         print("drift-stream up: running; Ctrl-C stops everything", flush=True)
         await stop.wait()
         print("drift-stream up: stopping", flush=True)

@@ -49,6 +49,8 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
         "0",
         "--preset",
         "small",
+        "--dashboard-port",
+        "0",
         "--store-dir",
         str(tmp_path / "state"),
         stdout=asyncio.subprocess.PIPE,
@@ -73,13 +75,19 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
             ) as resp,
         ):
             assert isinstance((await resp.json())["result"], int)
-        # the streamer answers on its api: no consumer yet, so idle and no funding (503)
+        dashboard = re.search(r"dashboard\s+(http://\S+)", text)
+        assert dashboard, text
+        async with aiohttp.ClientSession() as http, http.get(dashboard.group(1)) as resp:
+            assert "Drift Funding Engine" in await resp.text()
+        # the dashboard is a consumer, so the streamer runs its DriftClient: live data
         status = await _req(nats_url.group(1), "status")
         assert status[0] == 0
-        assert json.loads(status[1])["state"] == "idle"
-        funding = await _req(nats_url.group(1), "funding", "SOL-PERP")
-        assert funding[0] == 1
-        assert json.loads(funding[1])["code"] == 503
+        assert json.loads(status[1])["consumers"] >= 1
+        for _ in range(100):  # 503 until the first values are published
+            funding = await _req(nats_url.group(1), "funding", "SOL-PERP")
+            if funding[0] == 0:
+                break
+        assert json.loads(funding[1])["symbol"] == "SOL-PERP"
         pid = re.search(r"pid=(\d+)", await _stderr_sofar(proc))
         assert pid is not None
         nats_pid = int(pid.group(1))

@@ -1,0 +1,1 @@
+"""The dashboard: the Funding Engine page, served by `drift-stream dashboard`."""

@@ -1,0 +1,145 @@
+"""The dashboard server: one page, a JSON snapshot and a server-sent event stream.
+
+The server is one engine of the library (one presence, one mirror); browsers get the
+last values at once from `/api/snapshot` and every update from `/events`, so N open
+pages cost NATS nothing more than one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from schemas import FundingRate, StreamerStatus
+from subscribers.client import ApiError, DriftStreamClient
+
+__all__ = ["Dashboard", "serve"]
+
+log = logging.getLogger("drift_stream.dashboard")
+_PAGE = resources.files("subscribers.dashboard").joinpath("static/index.html")
+
+
+class Dashboard:
+    """Serves the Funding Engine page for one client (connected by the caller)."""
+
+    def __init__(self, client: DriftStreamClient, *, status_interval_s: float = 2.0) -> None:
+        self.client = client
+        self._status_interval = status_interval_s
+        self._streams: set[asyncio.Queue[str]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._status: StreamerStatus | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self._page)
+        app.router.add_get("/api/snapshot", self._snapshot)
+        app.router.add_get("/events", self._events)
+        app.on_startup.append(self._start)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    async def _start(self, app: web.Application) -> None:
+        self._tasks = [
+            asyncio.create_task(self._pump_funding(), name="dashboard-funding"),
+            asyncio.create_task(self._pump_status(), name="dashboard-status"),
+        ]
+
+    async def _stop(self, app: web.Application) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _broadcast(self, kind: str, data: Any) -> None:
+        text = f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+        for queue in list(self._streams):
+            if queue.qsize() < 1000:  # a stuck browser must not grow memory without bound
+                queue.put_nowait(text)
+
+    async def _pump_funding(self) -> None:
+        async for update in self.client.watch_funding():
+            self._broadcast("funding", await self._row(update))
+
+    async def _pump_status(self) -> None:
+        while True:
+            try:
+                self._status = await self.client.request_status()
+            except (ApiError, Exception) as exc:  # no streamer answering: show it as unknown
+                log.debug("status request failed: %r", exc)
+                self._status = None
+            self._broadcast("status", self._status_json())
+            await asyncio.sleep(self._status_interval)
+
+    def _status_json(self) -> dict[str, Any] | None:
+        return None if self._status is None else self._status.model_dump(mode="json")
+
+    async def _row(self, funding: FundingRate) -> dict[str, Any]:
+        snap = await self.client.market(funding.symbol)
+        row = funding.model_dump(mode="json")
+        if snap is not None:
+            row.update(
+                oracle_price=snap.oracle_price,
+                mark_price=snap.mark_price,
+                open_interest=snap.open_interest,
+                market_ts=snap.ts,
+                status=snap.status,
+            )
+        return row
+
+    async def _page(self, request: web.Request) -> web.Response:
+        return web.Response(text=_PAGE.read_text(), content_type="text/html")
+
+    async def _snapshot(self, request: web.Request) -> web.Response:
+        rows = [await self._row(f) for f in (await self.client.funding_all()).values()]
+        rows.sort(key=lambda r: r["market_index"])
+        return web.json_response(
+            {
+                "network": self.client.network,
+                "server_ts": time.time(),
+                "funding_ttl_s": self.client._funding.cache.ttl_s if self.client._funding else None,
+                "status": self._status_json(),
+                "markets": rows,
+            }
+        )
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._streams.add(queue)
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    async with asyncio.timeout(15):
+                        text = await queue.get()
+                except TimeoutError:
+                    text = ": keep-alive\n\n"
+                await response.write(text.encode())
+        except ConnectionResetError:  # the browser went away
+            pass
+        finally:
+            self._streams.discard(queue)
+        with contextlib.suppress(Exception):
+            await response.write_eof()
+        return response
+
+
+async def serve(dashboard: Dashboard, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve the dashboard on host:port (0: a free port); the caller cleans up the runner."""
+    runner = web.AppRunner(dashboard.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    for address in runner.addresses:  # (host, port) of every listening socket
+        bound = int(address[1])
+    return runner, int(bound)

@@ -1,0 +1,71 @@
+"""The dashboard server over HTTP: the page, the snapshot and the live event stream.
+(A browser test of the page itself is the next step of issue 5.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from localnet import MarketPatch
+from localnet.server import LocalnetServer
+from schemas import StreamerState
+from streamer.nats_server import NatsServer
+from subscribers.client import DriftStreamClient
+from subscribers.dashboard.server import Dashboard, serve
+from tests.drift_clients import wait_until
+from tests.fixtures_streamer import StartStreamer
+
+
+async def test_page_snapshot_and_live_events(
+    start_streamer: StartStreamer, fresh_nats: NatsServer, localnet: LocalnetServer
+) -> None:
+    """The page loads; the snapshot has every market at once; a localnet change arrives
+    on /events as a funding event."""
+    app = await start_streamer()
+    async with DriftStreamClient(
+        "local", nats_url=fresh_nats.url, name="dashboard", presence_ttl_s=2
+    ) as client:
+        runner, port = await serve(Dashboard(client, status_interval_s=0.2), "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
+            await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+            async with aiohttp.ClientSession() as http:
+                async with http.get(base + "/") as resp:
+                    page = await resp.text()
+                assert resp.status == 200
+                assert "Drift Funding Engine" in page
+                assert 'EventSource("events")' in page
+
+                async def snapshot() -> dict[str, object]:
+                    async with http.get(base + "/api/snapshot") as r:
+                        data: dict[str, object] = await r.json()
+                        return data
+
+                for _ in range(200):
+                    snap = await snapshot()
+                    if len(snap["markets"]) == 3:  # type: ignore[arg-type]
+                        break
+                    await asyncio.sleep(0.02)
+                symbols = [m["symbol"] for m in snap["markets"]]  # type: ignore[attr-defined]
+                assert symbols == ["SOL-PERP", "BTC-PERP", "ETH-PERP"]
+                assert snap["markets"][0]["oracle_price"] is not None  # type: ignore[index]
+
+                async with http.get(base + "/events") as stream:
+                    assert stream.headers["Content-Type"] == "text/event-stream"
+                    await stream.content.readline()  # ": connected"
+                    localnet.markets.apply(
+                        MarketPatch(symbol="ETH-PERP", last_funding_rate=-55_555)
+                    )
+                    async with asyncio.timeout(10):
+                        while True:
+                            line = (await stream.content.readline()).decode()
+                            if line.startswith("data:") and '"ETH-PERP"' in line:
+                                row = json.loads(line[5:])
+                                if row["last_funding_rate"] == -55_555:
+                                    break
+                    assert row["status"] == "active"
+        finally:
+            await runner.cleanup()
