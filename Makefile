@@ -6,8 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: up test lint types check clean
 
-# (Re)install when pyproject.toml changes; editable, with the dev tools.
+# (Re)install when pyproject.toml changes; editable, with the dev tools. The browser
+# tests drive Debian's chromium (Playwright's own browser download is not used).
 $(STAMP): pyproject.toml
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

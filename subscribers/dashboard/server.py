@@ -32,7 +32,7 @@ class Dashboard:
     def __init__(self, client: DriftStreamClient, *, status_interval_s: float = 2.0) -> None:
         self.client = client
         self._status_interval = status_interval_s
-        self._streams: set[asyncio.Queue[str]] = set()
+        self._streams: set[asyncio.Queue[str | None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._status: StreamerStatus | None = None
 
@@ -42,6 +42,7 @@ class Dashboard:
         app.router.add_get("/api/snapshot", self._snapshot)
         app.router.add_get("/events", self._events)
         app.on_startup.append(self._start)
+        app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
         return app
 
@@ -50,6 +51,11 @@ class Dashboard:
             asyncio.create_task(self._pump_funding(), name="dashboard-funding"),
             asyncio.create_task(self._pump_status(), name="dashboard-status"),
         ]
+
+    async def _end_streams(self, app: web.Application) -> None:
+        """Let every open event stream finish, so shutdown does not wait on browsers."""
+        for queue in list(self._streams):
+            queue.put_nowait(None)
 
     async def _stop(self, app: web.Application) -> None:
         for task in self._tasks:
@@ -113,7 +119,7 @@ class Dashboard:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        queue: asyncio.Queue[str] = asyncio.Queue()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._streams.add(queue)
         try:
             await response.write(b": connected\n\n")
@@ -123,6 +129,8 @@ class Dashboard:
                         text = await queue.get()
                 except TimeoutError:
                     text = ": keep-alive\n\n"
+                if text is None:  # the server is shutting down
+                    break
                 await response.write(text.encode())
         except ConnectionResetError:  # the browser went away
             pass
