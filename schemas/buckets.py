@@ -25,11 +25,14 @@ __all__ = [
     "BUCKET_NAMES",
     "CONSUMERS_BUCKET",
     "FUNDING_BUCKET",
+    "HISTORY_STREAM",
     "LEADER_BUCKET",
     "MARKETS_BUCKET",
     "PRICES_BUCKET",
     "BucketSpec",
+    "StreamSpec",
     "bucket_specs",
+    "history_stream",
 ]
 
 FUNDING_BUCKET = "drift_funding"
@@ -116,3 +119,29 @@ def bucket_specs(
         ),
     )
     return {spec.name: spec for spec in specs}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A JetStream stream that keeps history of plain subjects (not a KV bucket)."""
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age_s: float
+    max_bytes: int
+    description: str = ""
+
+
+HISTORY_STREAM = "DRIFT_FUNDING_HISTORY"
+
+
+def history_stream(*, days: float = 7.0, max_bytes: int = 1 << 30) -> StreamSpec:
+    """Every FundingRate published on `drift.<net>.funding.<SYMBOL>`, kept for `days`
+    (the dashboard's charts read it)."""
+    return StreamSpec(
+        name=HISTORY_STREAM,
+        subjects=(f"{SUBJECT_ROOT}.*.{FUNDING_TOKEN}.*",),
+        max_age_s=days * 86_400,
+        max_bytes=max_bytes,
+        description="FundingRate history per market, from the funding subjects",
+    )

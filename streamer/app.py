@@ -47,9 +47,10 @@ from schemas.buckets import (
     PRICES_BUCKET,
     BucketSpec,
     bucket_specs,
+    history_stream,
 )
 from streamer.backoff import Backoff
-from streamer.buckets import ensure_buckets
+from streamer.buckets import ensure_buckets, ensure_stream
 from streamer.errors import NotReadyError, SourceError
 from streamer.lease import LeaderLease
 from streamer.metrics import Metrics
@@ -126,6 +127,7 @@ class Streamer:
         self._nc = nc
         try:
             kvs = await ensure_buckets(nc.jetstream(), self._bucket_specs())
+            await ensure_stream(nc.jetstream(), history_stream())
             ttls = {
                 FUNDING_BUCKET: self.settings.cache_ttl_funding,
                 PRICES_BUCKET: self.settings.cache_ttl_price,

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Mapping
 
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, RePublish, StorageType
+from nats.js.api import KeyValueConfig, RePublish, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 from nats.js.kv import KeyValue
 
-from schemas.buckets import BucketSpec
+from schemas.buckets import BucketSpec, StreamSpec
 
-__all__ = ["ensure_bucket", "ensure_buckets", "kv_config"]
+__all__ = ["ensure_bucket", "ensure_buckets", "ensure_stream", "kv_config"]
 
 log = logging.getLogger("drift_stream.buckets")
 
@@ -59,3 +59,25 @@ async def ensure_buckets(
 ) -> dict[str, KeyValue]:
     """Every bucket of `specs`, by name."""
     return {name: await ensure_bucket(js, spec, replicas=replicas) for name, spec in specs.items()}
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int = 1) -> None:
+    """Create the history stream, or leave an existing one as it is."""
+    config = StreamConfig(
+        name=spec.name,
+        description=spec.description,
+        subjects=list(spec.subjects),
+        max_age=spec.max_age_s,
+        max_bytes=spec.max_bytes,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+    )
+    try:
+        await js.add_stream(config)
+    except BadRequestError as exc:
+        log.warning(
+            "stream %s exists with another configuration; using it as it is (%s)",
+            spec.name,
+            exc.description,
+            extra={"stream": spec.name},
+        )

@@ -69,3 +69,48 @@ async def test_page_snapshot_and_live_events(
                     assert row["status"] == "active"
         finally:
             await runner.cleanup()
+
+
+async def test_history_endpoint_returns_the_funding_series(
+    start_streamer: StartStreamer, fresh_nats: NatsServer, localnet: LocalnetServer
+) -> None:
+    """The history stream keeps every published FundingRate; /api/history returns the
+    market's series oldest first, ending at the newest value; bad input is a 400."""
+    app = await start_streamer()
+    async with DriftStreamClient(
+        "local", nats_url=fresh_nats.url, name="dash", presence_ttl_s=2
+    ) as client:
+        runner, port = await serve(Dashboard(client), "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
+            await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+            # 0.5 % and then 0.25 % an hour at a 150 USD TWAP
+            for rate in (750_000_000, 375_000_000):
+                localnet.markets.apply(
+                    MarketPatch(
+                        symbol="SOL-PERP",
+                        last_funding_rate=rate,
+                        last_funding_oracle_twap=150_000_000,
+                    )
+                )
+                await wait_until(lambda r=rate: _published(client, r), timeout=10)  # type: ignore[misc]
+            async with aiohttp.ClientSession() as http:
+                async with http.get(base + "/api/history?symbol=sol-perp&hours=1") as resp:
+                    body = await resp.json()
+                async with http.get(base + "/api/history?symbol=SOL.PERP") as bad:
+                    assert bad.status == 400
+            values = [v for _, v in body["points"]]
+            assert body["symbol"] == "SOL-PERP"
+            assert 0.5 in [round(v, 9) for v in values]
+            assert round(values[-1], 9) == 0.25
+            times = [t for t, _ in body["points"]]
+            assert times == sorted(times)
+        finally:
+            await runner.cleanup()
+
+
+def _published(client: DriftStreamClient, rate: int) -> bool:
+    assert client._funding is not None
+    entry = client._funding.cache._entries.get("local.SOL-PERP")
+    return entry is not None and entry.value.last_funding_rate == rate

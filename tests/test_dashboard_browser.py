@@ -106,6 +106,12 @@ async def test_page_shows_markets_follows_changes_marks_stale(
             await page.wait_for_selector("#row-OLD-PERP.stale", timeout=10_000)
             assert "(stale)" not in (await page.inner_text("#row-SOL-PERP"))
 
+            await page.click("#row-SOL-PERP")  # its funding chart, from the history stream
+            await page.wait_for_selector("#chart-svg polyline", timeout=10_000)
+            line = await page.get_attribute("#chart-svg polyline", "points")
+            assert line is not None
+            assert len(line.split()) >= 2  # the value before and after the change
+
             await page.fill("#filter", "btc")
             await page.wait_for_function("document.querySelectorAll('#rows tr').length === 1")
             await page.fill("#filter", "")

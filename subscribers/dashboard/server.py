@@ -12,15 +12,20 @@ import contextlib
 import json
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from schemas import FundingRate, StreamerStatus
+from schemas import FundingRate, StreamerStatus, decode, funding_subject, validate_symbol
+from schemas.buckets import HISTORY_STREAM
+from schemas.errors import SchemaError
 from subscribers.client import ApiError, DriftStreamClient
 
-__all__ = ["Dashboard", "serve"]
+__all__ = ["Dashboard", "read_history", "serve"]
 
 log = logging.getLogger("drift_stream.dashboard")
 _PAGE = resources.files("subscribers.dashboard").joinpath("static/index.html")
@@ -41,6 +46,7 @@ class Dashboard:
         app.router.add_get("/", self._page)
         app.router.add_get("/api/snapshot", self._snapshot)
         app.router.add_get("/events", self._events)
+        app.router.add_get("/api/history", self._history)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
@@ -114,6 +120,17 @@ class Dashboard:
             }
         )
 
+    async def _history(self, request: web.Request) -> web.Response:
+        """`?symbol=SOL-PERP&hours=24`: the market's hourly funding over time, from the
+        history stream, thinned to at most MAX_POINTS points."""
+        try:
+            symbol = validate_symbol(request.query.get("symbol", ""))
+            hours = min(max(float(request.query.get("hours", "24")), 0.01), 24 * 7)
+        except (SchemaError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        points = await read_history(self.client, symbol, hours)
+        return web.json_response({"symbol": symbol, "points": points})
+
     async def _events(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -139,6 +156,54 @@ class Dashboard:
         with contextlib.suppress(Exception):
             await response.write_eof()
         return response
+
+
+MAX_POINTS = 500
+_READ_LIMIT = 20_000
+
+
+async def read_history(client: DriftStreamClient, symbol: str, hours: float) -> list[list[float]]:
+    """[[ts, hourly_rate_pct], ...] for the last `hours`, oldest first."""
+    assert client._nc is not None
+    js = client._nc.jetstream()
+    start = datetime.now(UTC) - timedelta(hours=hours)
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=start.isoformat().replace("+00:00", "Z"),  # type: ignore[arg-type]  # sent as given: RFC 3339
+        inactive_threshold=30,
+    )
+    points: list[list[float]] = []
+    try:
+        sub = await js.pull_subscribe(
+            funding_subject(client.network, symbol),
+            durable=None,
+            stream=HISTORY_STREAM,
+            config=config,
+        )
+    except Exception as exc:  # no history stream yet: an empty chart, not an error page
+        log.debug("history unavailable: %r", exc)
+        return points
+    try:
+        while len(points) < _READ_LIMIT:
+            try:
+                msgs = await sub.fetch(batch=1000, timeout=0.3)
+            except NatsTimeoutError:
+                break
+            for msg in msgs:
+                with contextlib.suppress(SchemaError):
+                    f = decode(FundingRate, msg.data)
+                    if f.hourly_rate_pct is not None:
+                        points.append([f.ts, f.hourly_rate_pct])
+            if len(msgs) < 1000:
+                break
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+    step = max(1, len(points) // MAX_POINTS)
+    thinned = points[::step]
+    if points and thinned[-1] is not points[-1]:
+        thinned.append(points[-1])  # always end at the newest value
+    return thinned
 
 
 async def serve(dashboard: Dashboard, host: str, port: int) -> tuple[web.AppRunner, int]:
