@@ -99,6 +99,17 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+        _kill_servers_using(tmp_path)  # a killed `up` leaves its nats-server running
+
+
+def _kill_servers_using(path: Path) -> None:
+    """SIGKILL every process whose command line names `path` (this test's servers)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(path).encode() in cmdline.read_bytes():
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 async def _req(nats_url: str, *args: str) -> tuple[int, str]:
