@@ -109,6 +109,7 @@ class LeaderLease:
         self._clock = clock
         self.machine = LeaseMachine(ttl)
         self.leader_id: str | None = None  # who holds it, as last seen
+        self._held_revision: int | None = None  # the key's revision, as last read
         self._since = time.time()
 
     @property
@@ -200,8 +201,6 @@ class LeaderLease:
             return True
         self.machine.renewed(revision, sent_at)
         return True
-
-    _held_revision: int | None = None
 
     async def _read_holder(self) -> str | None:
         get = getattr(self._kv, "get", None)

@@ -249,16 +249,13 @@ class DriftSource:
     async def stop(self) -> None:
         client, self._client = self._client, None
         connection, self._connection = self._connection, None
-        log.debug("stop: slots")
         await self._slots.stop()
         if client is not None:
-            log.debug("stop: unsubscribe")
             try:
                 async with asyncio.timeout(10):
                     await client.unsubscribe()
             except Exception as exc:  # cleanup goes on: close the connection regardless
                 log.warning("DriftClient unsubscribe failed: %r", exc)
-            log.debug("stop: unsubscribed")
         if self._loader is not None:
             if self._loader.task is not None:  # unsubscribe leaves the polling loop running
                 self._loader.task.cancel()
