@@ -25,6 +25,7 @@ __all__ = [
     "BUCKET_NAMES",
     "CONSUMERS_BUCKET",
     "FUNDING_BUCKET",
+    "HEALTH_BUCKET",
     "HISTORY_STREAM",
     "LEADER_BUCKET",
     "MARKETS_BUCKET",
@@ -40,7 +41,17 @@ PRICES_BUCKET = "drift_prices"
 MARKETS_BUCKET = "drift_markets"
 CONSUMERS_BUCKET = "drift_consumers"
 LEADER_BUCKET = "drift_leader"
-BUCKET_NAMES = (FUNDING_BUCKET, PRICES_BUCKET, MARKETS_BUCKET, CONSUMERS_BUCKET, LEADER_BUCKET)
+# Not in the design's table: each streamer instance's heartbeat (`<net>.<instance_id>`,
+# a StreamerStatus), read by `drift-stream streamer --check` (compose healthchecks).
+HEALTH_BUCKET = "drift_health"
+BUCKET_NAMES = (
+    FUNDING_BUCKET,
+    PRICES_BUCKET,
+    MARKETS_BUCKET,
+    CONSUMERS_BUCKET,
+    LEADER_BUCKET,
+    HEALTH_BUCKET,
+)
 
 # nats-server's republish template tokens: the n-th '*' of the source subject.
 _W1 = "{{wildcard(1)}}"
@@ -83,8 +94,9 @@ def bucket_specs(
     markets_ttl: float = 60,
     presence_ttl: float = 15,
     lease_ttl: float = 15,
+    health_ttl: float = 10,
 ) -> dict[str, BucketSpec]:
-    """The five buckets of the design, keyed by name; TTLs (seconds) come from settings."""
+    """The design's five buckets and the health bucket, keyed by name; TTLs in seconds."""
     specs = (
         BucketSpec(
             name=FUNDING_BUCKET,
@@ -116,6 +128,11 @@ def bucket_specs(
             name=LEADER_BUCKET,
             ttl_s=lease_ttl,
             description="leader lease (value: instance id), key <net>",
+        ),
+        BucketSpec(
+            name=HEALTH_BUCKET,
+            ttl_s=health_ttl,
+            description="StreamerStatus heartbeat per streamer instance, key <net>.<instance_id>",
         ),
     )
     return {spec.name: spec for spec in specs}

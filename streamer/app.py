@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -42,6 +43,7 @@ from schemas import (
 from schemas.buckets import (
     CONSUMERS_BUCKET,
     FUNDING_BUCKET,
+    HEALTH_BUCKET,
     LEADER_BUCKET,
     MARKETS_BUCKET,
     PRICES_BUCKET,
@@ -61,8 +63,9 @@ from streamer.service import ServiceHandle, start_service
 from streamer.settings import Settings
 from streamer.source import MarketSource
 from streamer.waits import raise_if_cancelled, wait_event
+from subscribers.connection import server_list
 
-__all__ = ["SourceFactory", "Streamer", "__version__"]
+__all__ = ["SourceFactory", "Streamer", "__version__", "health_key", "health_ttl"]
 
 log = logging.getLogger("drift_stream.streamer")
 SourceFactory = Callable[[], MarketSource]
@@ -116,7 +119,7 @@ class Streamer:
     # -- the process ---------------------------------------------------------------
     async def run(self) -> None:
         nc = self._nc or await nats.connect(
-            self.settings.nats_url.get_secret_value(),
+            server_list(self.settings.nats_url.get_secret_value()),
             name=f"drift-streamer {self.instance_id}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
@@ -126,8 +129,9 @@ class Streamer:
         )
         self._nc = nc
         try:
-            kvs = await ensure_buckets(nc.jetstream(), self._bucket_specs())
-            await ensure_stream(nc.jetstream(), history_stream())
+            replicas = self.settings.kv_replicas
+            kvs = await ensure_buckets(nc.jetstream(), self._bucket_specs(), replicas=replicas)
+            await ensure_stream(nc.jetstream(), history_stream(), replicas=replicas)
             ttls = {
                 FUNDING_BUCKET: self.settings.cache_ttl_funding,
                 PRICES_BUCKET: self.settings.cache_ttl_price,
@@ -155,7 +159,7 @@ class Streamer:
                         on_deposed=self._deposed,
                     )
                 )
-                tasks.create_task(self._status_loop())
+                tasks.create_task(self._status_loop(kvs[HEALTH_BUCKET]))
         finally:
             await self._stop_leader_scope()
             if self._own_nc:
@@ -176,6 +180,7 @@ class Streamer:
             markets_ttl=s.cache_ttl_markets,
             presence_ttl=s.presence_ttl,
             lease_ttl=s.lease_ttl,
+            health_ttl=health_ttl(self._status_interval),
         )
 
     # -- leadership ----------------------------------------------------------------
@@ -386,16 +391,22 @@ class Streamer:
             self.state = state
             self._state_changed.set()
 
-    async def _status_loop(self) -> None:
+    async def _status_loop(self, health: KeyValue) -> None:
+        """Status on `drift.<net>.status` while leader; this instance's health heartbeat
+        (leader or standby) in `drift_health`, read by `drift-stream streamer --check`."""
+        key = health_key(self.network, self.instance_id)
         while True:
             raise_if_cancelled()
+            status = encode(self.status())
+            try:
+                await health.put(key, status)
+                if self._lease is not None and self._lease.is_leader and self._nc is not None:
+                    await self._nc.publish(status_subject(self.network), status)
+            except Exception as exc:  # NATS down: the next turn tries again
+                raise_if_cancelled()
+                log.debug("status publish failed: %r", exc)
             await wait_event(self._state_changed, self._status_interval)
             self._state_changed.clear()
-            if self._lease is not None and self._lease.is_leader and self._nc is not None:
-                try:
-                    await self._nc.publish(status_subject(self.network), encode(self.status()))
-                except Exception as exc:  # NATS down: the next turn tries again
-                    log.debug("status publish failed: %r", exc)
 
     # -- Controller (the api) ------------------------------------------------------
     def status(self) -> StreamerStatus:
@@ -473,6 +484,16 @@ class Streamer:
 
     async def _nats_reconnected(self) -> None:
         log.info("NATS reconnected", extra={"network": self.network})
+
+
+def health_ttl(status_interval_s: float) -> float:
+    """The health bucket's TTL: a heartbeat missed three times in a row means unhealthy."""
+    return max(3 * status_interval_s, 5.0)
+
+
+def health_key(network: str, instance_id: str) -> str:
+    """`<net>.<instance_id>`, the instance id reduced to the characters KV keys allow."""
+    return f"{network}.{re.sub(r'[^A-Za-z0-9_-]', '_', instance_id)}"
 
 
 async def _cancel(task: asyncio.Task[None], within: float = 10.0) -> None:

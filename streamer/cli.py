@@ -22,18 +22,23 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
 
 from streamer.logs import configure_logging
 from streamer.redact import redact_url
 from streamer.settings import Settings
+from subscribers.connection import server_list
 
 if TYPE_CHECKING:
     from streamer.app import Streamer
+    from streamer.auth import Role
 
 __all__ = ["main"]
 
@@ -79,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=("mainnet", "devnet", "local"),
         default=None,
         help="network name in subjects and keys (default: $DRIFT_NETWORK)",
+    )
+    streamer.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if the instance named by --instance-id heartbeats, else 1 (healthcheck)",
     )
     streamer.set_defaults(run=_streamer)
 
@@ -142,9 +152,41 @@ def _streamer_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
-    """Environment first, then the flags that were given."""
+# JetStream durability (docs/OPERATIONS.md): every value is re-sent within TTL/2 and
+# expires anyway, so losing the last writes on a power cut costs nothing; fsync every
+# 2 minutes (nats-server's default, set here on purpose), never per write.
+NATS_SERVER_SETTINGS = 'jetstream {\n  sync_interval: "2m"\n}\n'
+
+
+async def _quiet(exc: Exception) -> None:
+    """A one-shot command reports a failed connection itself, in one line."""
+
+
+# NATS options of a one-shot command: fail at once instead of retrying for minutes.
+_ONE_SHOT: dict[str, Any] = {
+    "allow_reconnect": False,
+    "max_reconnect_attempts": 1,
+    "reconnect_time_wait": 0.1,
+    "error_cb": _quiet,
+}
+
+# Where `drift-stream up` writes the NATS credentials of each role (see streamer.auth).
+LOCAL_AUTH_DIR = Path(".drift-stream") / "auth"
+
+
+def _settings(args: argparse.Namespace, role: Role | None = None, **overrides: object) -> Settings:
+    """Environment first, then the flags that were given.
+
+    With no NATS URL given at all, a command run where `drift-stream up` runs uses the
+    credentials `up` wrote for its role (./.drift-stream/auth/<role>.env).
+    """
     given = {k: v for k, v in overrides.items() if v is not None}
+    if role is not None and "nats_url" not in given and "NATS_URL" not in os.environ:
+        local = LOCAL_AUTH_DIR / f"{role}.env"
+        if local.is_file():
+            from streamer.auth import read_credentials
+
+            given["nats_url"] = read_credentials(local)
     return Settings(**given)  # type: ignore[arg-type]
 
 
@@ -194,7 +236,12 @@ async def _run_streamer(
 
 
 async def _streamer(args: argparse.Namespace) -> None:
-    settings = _settings(args, network=args.network, rpc_url=args.rpc_url, nats_url=args.nats_url)
+    if args.check:
+        await _check(args)
+        return
+    settings = _settings(
+        args, "streamer", network=args.network, rpc_url=args.rpc_url, nats_url=args.nats_url
+    )
     stop = await _stop_on_signal()
     async with contextlib.AsyncExitStack() as stack:
         app = await _run_streamer(stack, settings, args)
@@ -207,6 +254,40 @@ async def _streamer(args: argparse.Namespace) -> None:
         await stop.wait()
 
 
+async def _check(args: argparse.Namespace) -> None:
+    """Healthcheck: the instance's heartbeat in drift_health is there and fresh."""
+    import time
+
+    import nats
+
+    from schemas import StreamerStatus, decode
+    from schemas.buckets import HEALTH_BUCKET
+    from streamer.app import health_key
+
+    if not args.instance_id:
+        raise SystemExit("--check needs --instance-id (the instance to check)")
+    settings = _settings(args, "streamer", network=args.network, nats_url=args.nats_url)
+    try:
+        nc = await nats.connect(
+            server_list(settings.nats_url.get_secret_value()), **_ONE_SHOT, connect_timeout=2
+        )
+    except Exception as exc:
+        raise SystemExit(f"unhealthy: NATS unreachable: {redact_url(str(exc))}") from None
+    try:
+        kv = await nc.jetstream(timeout=2).key_value(HEALTH_BUCKET)
+        entry = await kv.get(health_key(settings.network, args.instance_id))
+        status = decode(StreamerStatus, entry.value or b"")
+        ttl = (await kv.status()).ttl or 10.0
+    except Exception as exc:
+        raise SystemExit(f"unhealthy: no heartbeat of {args.instance_id}: {exc!r}") from None
+    finally:
+        await nc.close()
+    age = time.time() - status.ts
+    if age > ttl:
+        raise SystemExit(f"unhealthy: last heartbeat {age:.1f} s ago")
+    print(f"healthy: {args.instance_id} {status.state.value}, heartbeat {age:.1f} s ago")
+
+
 async def _req(args: argparse.Namespace) -> None:
     import nats
     from nats.errors import NoRespondersError
@@ -214,9 +295,11 @@ async def _req(args: argparse.Namespace) -> None:
 
     from schemas import api_subject
 
-    settings = _settings(args, network=args.network, nats_url=args.nats_url)
+    settings = _settings(args, "operator", network=args.network, nats_url=args.nats_url)
     nc = await nats.connect(
-        settings.nats_url.get_secret_value(), connect_timeout=args.timeout, max_reconnect_attempts=1
+        server_list(settings.nats_url.get_secret_value()),
+        **_ONE_SHOT,
+        connect_timeout=args.timeout,
     )
     try:
         subject = api_subject(settings.network, args.endpoint)
@@ -239,7 +322,7 @@ async def _req(args: argparse.Namespace) -> None:
 async def _funding(args: argparse.Namespace) -> None:
     from subscribers.funding_table import run
 
-    settings = _settings(args, network=args.network, nats_url=args.nats_url)
+    settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
     await run(
         settings.network,
         settings.nats_url.get_secret_value(),
@@ -266,7 +349,7 @@ async def _start_dashboard(
 
 
 async def _dashboard(args: argparse.Namespace) -> None:
-    settings = _settings(args, network=args.network, nats_url=args.nats_url)
+    settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
     stop = await _stop_on_signal()
     async with contextlib.AsyncExitStack() as stack:
         url = await _start_dashboard(stack, settings, args.host, args.port)
@@ -283,11 +366,21 @@ async def _localnet(args: argparse.Namespace) -> None:
 async def _up(args: argparse.Namespace) -> None:
     from localnet.cli import simulation_from_args
     from localnet.server import LocalnetServer
+    from streamer.auth import (
+        generate_credentials,
+        url_with_credentials,
+        write_credentials,
+        write_server_config,
+    )
     from streamer.nats_server import NatsServer
 
     stop = await _stop_on_signal()
     store = args.store_dir.resolve()
     store.mkdir(parents=True, exist_ok=True)
+    # Fresh random credentials each run; anonymous connections are refused.
+    creds = generate_credentials()
+    auth_dir = store / "auth"
+    write_server_config(auth_dir / "nats.conf", creds, extra=NATS_SERVER_SETTINGS)
     async with contextlib.AsyncExitStack() as stack:
         nats = await stack.enter_async_context(
             NatsServer(
@@ -295,12 +388,19 @@ async def _up(args: argparse.Namespace) -> None:
                 host="127.0.0.1",
                 port=args.nats_port or None,
                 http_port=args.nats_monitor_port or None,
+                config_file=auth_dir / "nats.conf",
                 log_file=store / "nats-server.log",
             )
         )
+        write_credentials(auth_dir, nats.url, creds)
         print(
             f"nats-server  {nats.url}  (JetStream store {store / 'jetstream'}, "
             f"monitor {nats.monitor_url})",
+            flush=True,
+        )
+        print(
+            f"credentials  {auth_dir}/{{streamer,engine,operator}}.env  (NATS_URL per role, "
+            "mode 0600; drift-stream commands run in this directory use them)",
             flush=True,
         )
         rpc_url = args.rpc_url
@@ -323,7 +423,12 @@ async def _up(args: argparse.Namespace) -> None:
         else:
             print(f"rpc          {redact_url(rpc_url)}", flush=True)
         network = "local" if args.rpc_url is None else None
-        settings = _settings(args, network=network, rpc_url=rpc_url, nats_url=nats.url)
+        settings = _settings(
+            args,
+            network=network,
+            rpc_url=rpc_url,
+            nats_url=url_with_credentials(nats.url, creds["streamer"]),
+        )
         app = await _run_streamer(stack, settings, args)
         print(
             f"streamer     {app.instance_id} for {settings.network} (api: drift-stream req "
@@ -331,7 +436,13 @@ async def _up(args: argparse.Namespace) -> None:
             flush=True,
         )
         if args.dashboard_port >= 0:
-            url = await _start_dashboard(stack, settings, "127.0.0.1", args.dashboard_port)
+            engine = url_with_credentials(nats.url, creds["engine"])
+            url = await _start_dashboard(
+                stack,
+                settings.model_copy(update={"nats_url": SecretStr(engine)}),
+                "127.0.0.1",
+                args.dashboard_port,
+            )
             print(f"dashboard    {url}", flush=True)
         print("drift-stream up: running; Ctrl-C stops everything", flush=True)
         await stop.wait()

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streamer.redact import redact_url
+from streamer.redact import redact, redact_url
 
 __all__ = ["Settings"]
 
@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     backoff_cap_s: float = Field(30.0, gt=0, le=30.0, validation_alias=_env("DRIFT_BACKOFF_CAP"))
     presence_ttl: float = Field(15.0, ge=1, le=600, validation_alias=_env("DRIFT_PRESENCE_TTL"))
     lease_ttl: float = Field(15.0, ge=1, le=600, validation_alias=_env("DRIFT_LEASE_TTL"))
+    # 3 on a 3-node cluster: every bucket survives the loss of any one node.
+    kv_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("DRIFT_KV_REPLICAS"))
 
     @field_validator("rpc_url", "nats_url")
     @classmethod
@@ -59,5 +61,5 @@ class Settings(BaseSettings):
         out = self.model_dump()
         for key in ("rpc_url", "nats_url"):
             secret = getattr(self, key)
-            out[key] = None if secret is None else redact_url(secret.get_secret_value())
+            out[key] = None if secret is None else redact(secret.get_secret_value())
         return out

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, RePublish, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from schemas.buckets import BucketSpec, StreamSpec
 
-__all__ = ["ensure_bucket", "ensure_buckets", "ensure_stream", "kv_config"]
+__all__ = [
+    "BucketUnavailableError",
+    "ensure_bucket",
+    "ensure_buckets",
+    "ensure_stream",
+    "kv_config",
+]
 
 log = logging.getLogger("drift_stream.buckets")
+
+
+class BucketUnavailableError(RuntimeError):
+    """A bucket is missing and this connection may not create it."""
 
 
 def kv_config(spec: BucketSpec, *, replicas: int = 1) -> KeyValueConfig:
@@ -34,24 +46,48 @@ def kv_config(spec: BucketSpec, *, replicas: int = 1) -> KeyValueConfig:
 
 
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, *, replicas: int = 1) -> KeyValue:
-    """Create the bucket, or bind to it if another process created it first.
+    """Bind the bucket, or create it if nobody has yet.
 
-    A bucket that exists with another configuration (say, another TTL) is bound as it
-    is and the difference logged: the first creator's config wins, nothing is deleted.
+    Binding first lets a reader that may not create streams (an engine user, see
+    `streamer.auth`) use buckets the streamer made. A bucket that exists with another
+    TTL is used as it is and the difference logged: the first creator's config wins.
     """
-    config = kv_config(spec, replicas=replicas)
     try:
-        return await js.create_key_value(config)
-    except BadRequestError as exc:
         kv = await js.key_value(spec.name)
-        status = await kv.status()
-        log.warning(
-            "bucket %s exists with another configuration; using it as it is (%s)",
-            spec.name,
-            exc.description,
-            extra={"bucket": spec.name, "want_ttl_s": spec.ttl_s, "has_ttl_s": status.ttl},
-        )
+    except BucketNotFoundError:
+        pass
+    else:
+        await _warn_if_different(kv, spec)
         return kv
+    try:
+        return await js.create_key_value(kv_config(spec, replicas=replicas))
+    except BadRequestError:  # created by another process since our look
+        kv = await js.key_value(spec.name)
+        await _warn_if_different(kv, spec)
+        return kv
+    except NatsTimeoutError as exc:  # denied (never answered), or a cluster still busy
+        with contextlib.suppress(BucketNotFoundError, NatsTimeoutError):
+            return await js.key_value(spec.name)  # it was being created meanwhile
+        raise BucketUnavailableError(
+            f"bucket {spec.name} does not exist and this user could not create it "
+            "(no permission?): start the streamer first"
+        ) from exc
+
+
+async def _warn_if_different(kv: KeyValue, spec: BucketSpec) -> None:
+    try:
+        has_ttl = (await kv.status()).ttl
+    except Exception as exc:  # status is informational only
+        log.debug("status of bucket %s unavailable: %r", spec.name, exc)
+        return
+    if spec.ttl_s is not None and has_ttl is not None and abs(has_ttl - spec.ttl_s) > 1e-3:
+        log.warning(
+            "bucket %s exists with TTL %.1f s, not %.1f s; using it as it is",
+            spec.name,
+            has_ttl,
+            spec.ttl_s,
+            extra={"bucket": spec.name, "want_ttl_s": spec.ttl_s, "has_ttl_s": has_ttl},
+        )
 
 
 async def ensure_buckets(

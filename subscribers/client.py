@@ -53,6 +53,7 @@ from schemas.models.base import SchemaModel
 from schemas.subjects import Endpoint, Network
 from subscribers.buckets import ensure_bucket
 from subscribers.cache import CacheManager, CacheStats
+from subscribers.connection import server_list
 from subscribers.presence import Presence
 
 __all__ = ["ApiError", "ClientStats", "DriftStreamClient"]
@@ -90,24 +91,47 @@ class _Mirror(Generic[M]):
         self.cache: CacheManager[M] = CacheManager(ttl_s)
         self.listeners: set[asyncio.Queue[M]] = set()
         self.loaded = asyncio.Event()
+        self.rewatch = asyncio.Event()
         self._owner = owner
         self._epochs: dict[str, int] = {}
 
     async def run(self) -> None:
+        """Watch until cancelled; a new watch after a NATS reconnect (`rewatch`), since
+        nats-py notices a lost ordered consumer only after missed heartbeats, if ever."""
         pattern = f"{self.network}.*" if self.model is not MarketList else self.network
         while True:
+            self.rewatch.clear()
             try:
                 watcher = await self.kv.watch(pattern)
-                async for entry in watcher:
-                    if entry is None:  # the initial values are all in
-                        self.loaded.set()
-                        continue
-                    await self._apply(entry)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a watcher dies with its connection: make a new one
+            except Exception as exc:  # NATS down: try again shortly
                 log.warning("KV watch on %s failed, re-creating: %r", self.kv._name, exc)
                 await asyncio.sleep(0.5)
+                continue
+            consume = asyncio.create_task(self._consume(watcher))
+            rewatch = asyncio.create_task(self.rewatch.wait())
+            try:
+                await asyncio.wait({consume, rewatch}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (consume, rewatch):
+                    task.cancel()
+                await asyncio.gather(consume, rewatch, return_exceptions=True)
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await watcher.stop()  # type: ignore[no-untyped-call]
+            if consume.done() and not consume.cancelled() and consume.exception() is not None:
+                log.warning(
+                    "KV watch on %s failed, re-creating: %r", self.kv._name, consume.exception()
+                )
+                await asyncio.sleep(0.5)
+
+    async def _consume(self, watcher: KeyValue.KeyWatcher) -> None:
+        async for entry in watcher:
+            if entry is None:  # the initial values are all in
+                self.loaded.set()
+                continue
+            await self._apply(entry)
 
     async def _apply(self, entry: KeyValue.Entry) -> None:
         key = entry.key
@@ -180,6 +204,7 @@ class DriftStreamClient:
         self._prices: _Mirror[MarketSnapshot] | None = None
         self._markets: _Mirror[MarketList] | None = None
         self._updates = self._invalid = self._stale_epoch = 0
+        self.reconnects = 0
         self._opened = False
 
     # -- lifecycle -----------------------------------------------------------------
@@ -202,11 +227,13 @@ class DriftStreamClient:
         self._opened = True
         if self._nc is None:
             self._nc = await nats.connect(
-                self._nats_url,
+                server_list(self._nats_url),
                 name=f"drift-stream {self.name}",
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
                 error_cb=_log_nats_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
             )
         js = self._nc.jetstream()
         kvs = {
@@ -248,6 +275,18 @@ class DriftStreamClient:
             self.network,
             extra={"network": self.network, "consumer_id": self.consumer_id},
         )
+
+    async def _on_disconnected(self) -> None:
+        log.warning("client %s: NATS disconnected", self.consumer_id)
+
+    async def _on_reconnected(self) -> None:
+        """Re-create the watches: the server may have restarted and lost their consumers
+        (values that changed meanwhile arrive with the new watch's last values)."""
+        log.info("client %s: NATS reconnected, re-creating KV watches", self.consumer_id)
+        self.reconnects += 1
+        for mirror in (self._funding, self._prices, self._markets):
+            if mirror is not None:
+                mirror.rewatch.set()
 
     def _ttl(self, bucket: str) -> float:
         ttl = self._specs[bucket].ttl_s

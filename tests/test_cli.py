@@ -14,6 +14,14 @@ import aiohttp
 import nats
 import pytest
 
+from localnet.server import LocalnetServer
+from streamer.app import Streamer
+from streamer.auth import read_credentials
+from streamer.nats_server import NatsServer
+from streamer.settings import Settings
+from streamer.source import DriftSource
+from tests.drift_clients import wait_until
+
 SCRIPT = [sys.executable, "-m", "streamer.cli"]
 
 
@@ -64,10 +72,20 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
         rpc_url = re.search(r"localnet\s+(http://\S+)", text)
         assert nats_url, text
         assert rpc_url, text
-        nc = await nats.connect(nats_url.group(1))
+        # anonymous connections are refused; each role's NATS_URL is in a 0600 file
+        with pytest.raises(nats.errors.Error):
+            await nats.connect(nats_url.group(1), allow_reconnect=False)
+        auth = tmp_path / "state" / "auth"
+        for role in ("streamer", "engine", "operator", "nats"):
+            path = auth / (f"{role}.env" if role != "nats" else "nats.conf")
+            assert path.stat().st_mode & 0o777 == 0o600, path
+        operator_url = read_credentials(auth / "operator.env")
+        assert operator_url.endswith(nats_url.group(1).removeprefix("nats://"))
+        nc = await nats.connect(operator_url, allow_reconnect=False)
         kv = await nc.jetstream().create_key_value(bucket="probe")
         await kv.put("k", b"v")
         await nc.close()
+        assert read_credentials(auth / "engine.env").split("@")[0] not in text  # no secrets
         async with (
             aiohttp.ClientSession() as http,
             http.post(
@@ -80,11 +98,11 @@ async def test_up_starts_nats_and_localnet_and_stops_cleanly(tmp_path: Path) -> 
         async with aiohttp.ClientSession() as http, http.get(dashboard.group(1)) as resp:
             assert "Drift Funding Engine" in await resp.text()
         # the dashboard is a consumer, so the streamer runs its DriftClient: live data
-        status = await _req(nats_url.group(1), "status")
+        status = await _req(operator_url, "status")
         assert status[0] == 0
         assert json.loads(status[1])["consumers"] >= 1
         for _ in range(100):  # 503 until the first values are published
-            funding = await _req(nats_url.group(1), "funding", "SOL-PERP")
+            funding = await _req(operator_url, "funding", "SOL-PERP")
             if funding[0] == 0:
                 break
         assert json.loads(funding[1])["symbol"] == "SOL-PERP"
@@ -112,22 +130,19 @@ def _kill_servers_using(path: Path) -> None:
             continue
 
 
-async def _req(nats_url: str, *args: str) -> tuple[int, str]:
-    """`drift-stream req ...`: exit code and stdout."""
+async def _run(*args: str, stderr: int = asyncio.subprocess.DEVNULL) -> tuple[int, str]:
+    """`drift-stream ARGS --network local`: exit code and output."""
     proc = await asyncio.create_subprocess_exec(
-        *SCRIPT,
-        "req",
-        *args,
-        "--nats-url",
-        nats_url,
-        "--network",
-        "local",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        *SCRIPT, *args, "--network", "local", stdout=asyncio.subprocess.PIPE, stderr=stderr
     )
     out, _ = await proc.communicate()
     assert proc.returncode is not None
     return proc.returncode, out.decode()
+
+
+async def _req(nats_url: str, *args: str) -> tuple[int, str]:
+    """`drift-stream req ...`: exit code and stdout."""
+    return await _run("req", *args, "--nats-url", nats_url)
 
 
 async def _stderr_sofar(proc: asyncio.subprocess.Process) -> str:
@@ -191,3 +206,48 @@ async def test_bad_arguments_exit_nonzero_with_usage() -> None:
     _, err = await proc.communicate()
     assert proc.returncode == 2
     assert b"invalid choice" in err
+
+
+async def _check(nats_url: str, instance_id: str) -> tuple[int, str]:
+    """`drift-stream streamer --check`: exit code and output."""
+    return await _run(
+        "streamer",
+        "--check",
+        "--instance-id",
+        instance_id,
+        "--nats-url",
+        nats_url,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+@pytest.mark.timeout(60)
+async def test_streamer_check_is_a_healthcheck(
+    fresh_nats: NatsServer, localnet: LocalnetServer, tmp_path: Path
+) -> None:
+    """`streamer --check` exits 0 for an instance that heartbeats (leader or standby),
+    1 for an unknown instance, 1 when NATS cannot be reached."""
+    settings = Settings(network="local", rpc_url=localnet.url, nats_url=fresh_nats.url)
+    apps = [
+        Streamer(settings, lambda: DriftSource(localnet.url), instance_id=name)
+        for name in ("check-a", "check-b")
+    ]
+    tasks = [asyncio.create_task(app.run()) for app in apps]
+    try:
+        for app in apps:
+            await asyncio.wait_for(app.ready.wait(), 10)
+        await wait_until(lambda: apps[0].epoch > 0 or apps[1].epoch > 0)
+        for name in ("check-a", "check-b"):
+            code, out = await _check(fresh_nats.url, name)
+            assert code == 0, out
+            assert f"healthy: {name}" in out
+        code, out = await _check(fresh_nats.url, "nobody")
+        assert code == 1
+        assert "no heartbeat of nobody" in out
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    code, out = await _check("nats://127.0.0.1:1", "check-a")
+    assert code == 1
+    assert "NATS unreachable" in out

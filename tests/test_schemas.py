@@ -25,6 +25,7 @@ from schemas import (
     BUCKET_NAMES,
     CONSUMERS_BUCKET,
     FUNDING_BUCKET,
+    HEALTH_BUCKET,
     LEADER_BUCKET,
     MARKETS_BUCKET,
     NETWORKS,
@@ -88,6 +89,7 @@ def test_public_api_is_pinned() -> None:
         "ERROR_HEADER",
         "FUNDING_BUCKET",
         "FUNDING_RATE_PRECISION",
+        "HEALTH_BUCKET",
         "HOURS_PER_YEAR",
         "LEADER_BUCKET",
         "MARKETS_BUCKET",
@@ -305,7 +307,8 @@ def test_parse_bad_keys_raise_schema_error(key: str) -> None:
 
 
 def test_bucket_specs_match_the_design() -> None:
-    """The five buckets have the design's names, default TTLs, history 1 and republish rules."""
+    """The design's five buckets (and the health bucket) have their names, default TTLs,
+    history 1 and republish rules."""
     specs = bucket_specs()
     assert tuple(specs) == BUCKET_NAMES
     assert BUCKET_NAMES == (
@@ -314,6 +317,7 @@ def test_bucket_specs_match_the_design() -> None:
         "drift_markets",
         "drift_consumers",
         "drift_leader",
+        "drift_health",
     )
     assert {name: spec.ttl_s for name, spec in specs.items()} == {
         FUNDING_BUCKET: 30,
@@ -321,6 +325,7 @@ def test_bucket_specs_match_the_design() -> None:
         MARKETS_BUCKET: 60,
         CONSUMERS_BUCKET: 15,
         LEADER_BUCKET: 15,
+        HEALTH_BUCKET: 10,
     }
     assert all(spec.history == 1 for spec in specs.values())
     funding, prices, markets = specs[FUNDING_BUCKET], specs[PRICES_BUCKET], specs[MARKETS_BUCKET]
@@ -336,7 +341,7 @@ def test_bucket_specs_match_the_design() -> None:
         "$KV.drift_markets.*",
         "drift.{{wildcard(1)}}.markets",
     )
-    for name in (CONSUMERS_BUCKET, LEADER_BUCKET):
+    for name in (CONSUMERS_BUCKET, LEADER_BUCKET, HEALTH_BUCKET):
         assert not specs[name].republishes
         assert specs[name].republish_src is None
         assert specs[name].republish_dest is None
@@ -345,9 +350,9 @@ def test_bucket_specs_match_the_design() -> None:
 def test_bucket_ttls_can_be_overridden() -> None:
     """Settings override every TTL through bucket_specs' keyword arguments."""
     specs = bucket_specs(
-        funding_ttl=31, price_ttl=11.5, markets_ttl=61, presence_ttl=16, lease_ttl=17
+        funding_ttl=31, price_ttl=11.5, markets_ttl=61, presence_ttl=16, lease_ttl=17, health_ttl=9
     )
-    assert [spec.ttl_s for spec in specs.values()] == [31, 11.5, 61, 16, 17]
+    assert [spec.ttl_s for spec in specs.values()] == [31, 11.5, 61, 16, 17, 9]
 
 
 @pytest.mark.parametrize(

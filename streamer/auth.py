@@ -1,0 +1,209 @@
+"""NATS users and permissions: who may publish data, read it, and call `reconnect`.
+
+Three roles, each a NATS user (anonymous connections are refused once users exist):
+
+- `streamer`: manages the buckets, writes the data buckets, the lease and health,
+  publishes status, serves the api (subscribes to `drift.*.api.>` and `$SRV.>`).
+- `engine` (engines and the dashboard): reads the KV (watch, get, history), reads the
+  plain subjects, heartbeats presence in `drift_consumers`, calls status, markets and
+  funding. It cannot write a data bucket, publish on a data subject, create or delete
+  streams, answer api requests, or call `reconnect`.
+- `operator`: everything (reconnect, the `nats` CLI, administration).
+
+`render_authorization` is the one source of these rules: `drift-stream up` writes it
+with random passwords (files mode 0600), and the compose deployment's config is the
+same text with `$ENV` references for the passwords (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+from schemas.buckets import (
+    BUCKET_NAMES,
+    CONSUMERS_BUCKET,
+    FUNDING_BUCKET,
+    HEALTH_BUCKET,
+    HISTORY_STREAM,
+    LEADER_BUCKET,
+    MARKETS_BUCKET,
+    PRICES_BUCKET,
+)
+from schemas.subjects import (
+    API_TOKEN,
+    FUNDING_TOKEN,
+    KV_SUBJECT_PREFIX,
+    MARKET_TOKEN,
+    MARKETS_TOKEN,
+    SERVICE_NAME,
+    STATUS_TOKEN,
+    SUBJECT_ROOT,
+)
+
+__all__ = [
+    "ROLES",
+    "Credentials",
+    "Role",
+    "generate_credentials",
+    "permissions",
+    "read_credentials",
+    "render_authorization",
+    "url_with_credentials",
+    "write_credentials",
+    "write_server_config",
+]
+
+Role = Literal["streamer", "engine", "operator"]
+ROLES: tuple[Role, ...] = ("streamer", "engine", "operator")
+_JS = "$JS.API"
+_WRITTEN_BY_STREAMER = (FUNDING_BUCKET, PRICES_BUCKET, MARKETS_BUCKET, LEADER_BUCKET, HEALTH_BUCKET)
+_READ_ENDPOINTS = ("status", "markets", "funding")
+
+
+def _kv(bucket: str) -> str:
+    return f"KV_{bucket}"
+
+
+def _engine_publish() -> list[str]:
+    streams = [_kv(b) for b in (*BUCKET_NAMES, HEALTH_BUCKET)] + [HISTORY_STREAM]
+    allow = [f"{_JS}.INFO", "$JS.FC.>", f"$JS.ACK.{HISTORY_STREAM}.>"]
+    for stream in streams:
+        allow += [
+            f"{_JS}.STREAM.INFO.{stream}",
+            f"{_JS}.STREAM.MSG.GET.{stream}",
+            f"{_JS}.DIRECT.GET.{stream}",
+            f"{_JS}.DIRECT.GET.{stream}.>",
+            f"{_JS}.CONSUMER.CREATE.{stream}",
+            f"{_JS}.CONSUMER.CREATE.{stream}.>",
+            f"{_JS}.CONSUMER.INFO.{stream}.*",
+            f"{_JS}.CONSUMER.DELETE.{stream}.*",
+            f"{_JS}.CONSUMER.MSG.NEXT.{stream}.*",
+        ]
+    allow.append(f"{KV_SUBJECT_PREFIX}.{CONSUMERS_BUCKET}.>")  # presence heartbeats
+    allow += [f"{SUBJECT_ROOT}.*.{API_TOKEN}.{endpoint}" for endpoint in _READ_ENDPOINTS]
+    allow += ["$SRV.PING", "$SRV.INFO", "$SRV.STATS"]
+    allow += [f"$SRV.{verb}.{SERVICE_NAME}" for verb in ("PING", "INFO", "STATS")]
+    allow += [f"$SRV.{verb}.{SERVICE_NAME}.*" for verb in ("PING", "INFO", "STATS")]
+    return allow
+
+
+def permissions(role: Role) -> dict[str, object]:
+    """The nats-server `permissions` block of a role (publish/subscribe allow lists)."""
+    if role == "operator":
+        return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
+    if role == "streamer":
+        return {
+            "publish": {
+                "allow": [
+                    f"{_JS}.>",
+                    "$JS.FC.>",
+                    "$JS.ACK.>",
+                    *(f"{KV_SUBJECT_PREFIX}.{b}.>" for b in _WRITTEN_BY_STREAMER),
+                    f"{SUBJECT_ROOT}.*.{STATUS_TOKEN}",
+                ]
+            },
+            "subscribe": {"allow": ["_INBOX.>", f"{SUBJECT_ROOT}.*.{API_TOKEN}.>", "$SRV.>"]},
+            # api and $SRV replies go to the requester's inbox
+            "allow_responses": True,
+        }
+    return {
+        "publish": {"allow": _engine_publish()},
+        "subscribe": {
+            "allow": [
+                "_INBOX.>",
+                f"{SUBJECT_ROOT}.*.{FUNDING_TOKEN}.*",
+                f"{SUBJECT_ROOT}.*.{MARKET_TOKEN}.*",
+                f"{SUBJECT_ROOT}.*.{MARKETS_TOKEN}",
+                f"{SUBJECT_ROOT}.*.{STATUS_TOKEN}",
+            ]
+        },
+    }
+
+
+def render_authorization(passwords: Mapping[Role, str]) -> str:
+    """The `authorization { users = [...] }` block of a nats-server config.
+
+    A password is written as given: a literal (quoted) or, if it starts with `$`, a
+    reference to an environment variable of the server (`$ENGINE_PASSWORD`).
+    """
+    users = []
+    for role in ROLES:
+        password = passwords[role]
+        value = password if password.startswith("$") else json.dumps(password)
+        perms = json.dumps(permissions(role), indent=2).replace("\n", "\n    ")
+        users.append(
+            f"  {{\n    user: {role}\n    password: {value}\n    permissions: {perms}\n  }}"
+        )
+    return "authorization {\n  users = [\n" + "\n".join(users) + "\n  ]\n}\n"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One role's user and password; the password never prints."""
+
+    role: Role
+    password: SecretStr
+
+    @property
+    def user(self) -> str:
+        return self.role
+
+
+def generate_credentials() -> dict[Role, Credentials]:
+    """Fresh random passwords (192 bits each) for every role."""
+    return {role: Credentials(role, SecretStr(secrets.token_urlsafe(24))) for role in ROLES}
+
+
+def url_with_credentials(url: str, creds: Credentials) -> str:
+    """`nats://host:port` with the role's user and password in it."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or "127.0.0.1"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    userinfo = f"{quote(creds.user, safe='')}:{quote(creds.password.get_secret_value(), safe='')}"
+    return urlunsplit((parts.scheme, f"{userinfo}@{netloc}", parts.path, "", ""))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read: created 0600, never world-readable."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)  # an existing file keeps its mode through O_CREAT
+
+
+def write_credentials(
+    directory: Path, nats_url: str, creds: Mapping[Role, Credentials]
+) -> dict[Role, Path]:
+    """`<role>.env` files (`NATS_URL=nats://role:password@host:port`), mode 0600."""
+    paths: dict[Role, Path] = {}
+    for role, cred in creds.items():
+        path = directory / f"{role}.env"
+        _write_private(path, f"NATS_URL={url_with_credentials(nats_url, cred)}\n")
+        paths[role] = path
+    return paths
+
+
+def write_server_config(path: Path, creds: Mapping[Role, Credentials], *, extra: str = "") -> None:
+    """A nats-server config with the users of `creds` (mode 0600: it holds passwords)."""
+    passwords = {role: cred.password.get_secret_value() for role, cred in creds.items()}
+    _write_private(path, extra + render_authorization(passwords))
+
+
+def read_credentials(path: Path) -> str:
+    """The NATS URL of a `<role>.env` file written by `write_credentials`."""
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "NATS_URL":
+            return value.strip()
+    raise ValueError(f"{path}: no NATS_URL line")

@@ -1,0 +1,258 @@
+"""NATS users and permissions (streamer.auth) on a real nats-server with auth on.
+
+The streamer may publish data and answer requests; an engine may only read and
+register its presence; `reconnect` needs the operator; anonymous connections fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
+from localnet.server import LocalnetServer
+from schemas import FundingRate, StreamerState, api_subject, decode, funding_subject
+from schemas.buckets import FUNDING_BUCKET
+from schemas.subjects import Network
+from streamer.app import Streamer
+from streamer.auth import (
+    ROLES,
+    Role,
+    generate_credentials,
+    read_credentials,
+    render_authorization,
+    url_with_credentials,
+    write_credentials,
+    write_server_config,
+)
+from streamer.nats_server import NatsServer, find_nats_server
+from streamer.settings import Settings
+from streamer.source import DriftSource
+from subscribers.buckets import BucketUnavailableError
+from subscribers.client import DriftStreamClient
+from subscribers.dashboard.server import read_history
+from tests.drift_clients import wait_until
+
+NET: Network = "local"
+
+
+@dataclass
+class SecureNats:
+    server: NatsServer
+    urls: dict[Role, str]
+
+
+@pytest_asyncio.fixture
+async def secure_nats(tmp_path: Path) -> AsyncIterator[SecureNats]:
+    """A nats-server with the three users of streamer.auth, as `drift-stream up` runs it."""
+    creds = generate_credentials()
+    write_server_config(tmp_path / "nats.conf", creds)
+    async with NatsServer(
+        store_dir=tmp_path / "js",
+        config_file=tmp_path / "nats.conf",
+        log_file=tmp_path / "nats.log",
+    ) as server:
+        urls = {role: url_with_credentials(server.url, creds[role]) for role in ROLES}
+        yield SecureNats(server, urls)
+
+
+@pytest_asyncio.fixture
+async def secured_streamer(
+    secure_nats: SecureNats, localnet: LocalnetServer
+) -> AsyncIterator[Streamer]:
+    """A streamer connected as the `streamer` user (it creates the buckets)."""
+    settings = Settings(
+        network=NET,
+        rpc_url=localnet.url,
+        nats_url=secure_nats.urls["streamer"],
+        presence_ttl=2,
+        lease_ttl=2,
+    )
+    app = Streamer(
+        settings, lambda: DriftSource(localnet.url), publish_interval_s=0.05, grace_s=0.3
+    )
+    task = asyncio.create_task(app.run())
+    await asyncio.wait_for(app.ready.wait(), 10)
+    await wait_until(lambda: app.state is StreamerState.IDLE, timeout=10)
+    yield app
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+class _Violations:
+    """Collects the server's async `Permissions Violation` errors of one connection."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.changed = asyncio.Event()
+
+    async def on_error(self, exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower():
+            self.seen.append(str(exc))
+            self.changed.set()
+
+    async def wait_for(self, fragment: str) -> str:
+        while True:
+            for text in self.seen:
+                if fragment.lower() in text.lower():  # nats-py lowercases the message
+                    return text
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 5)
+
+
+async def _connect(url: str, errors: _Violations | None = None) -> Client:
+    return await nats.connect(
+        url, allow_reconnect=False, error_cb=(errors or _Violations()).on_error, connect_timeout=2
+    )
+
+
+async def test_anonymous_and_wrong_password_are_refused(secure_nats: SecureNats) -> None:
+    """No user, or a wrong password: the connection fails (it is never half-open)."""
+    with pytest.raises((NatsError, OSError)):
+        await _connect(secure_nats.server.url)
+    wrong = secure_nats.urls["engine"].replace("engine:", "engine:x", 1)
+    with pytest.raises((NatsError, OSError)):
+        await _connect(wrong)
+
+
+async def test_engine_reads_everything_it_needs(
+    secure_nats: SecureNats, secured_streamer: Streamer
+) -> None:
+    """As the engine user, the library works end to end: presence (the DriftClient
+    starts), KV watches, api status/markets/funding, and the dashboard's history read."""
+    async with DriftStreamClient(
+        NET, nats_url=secure_nats.urls["engine"], name="engine", presence_ttl_s=2
+    ) as client:
+        await wait_until(lambda: secured_streamer.state is StreamerState.RUNNING, timeout=15)
+        updates = client.watch_funding(["SOL-PERP"])
+        sol = await asyncio.wait_for(anext(updates), 15)
+        await updates.aclose()
+        assert sol.symbol == "SOL-PERP"
+        assert (await client.request_status()).consumers == 1
+        assert len((await client.request_markets()).markets) == 3
+        assert (await client.request_funding("SOL-PERP")).symbol == "SOL-PERP"
+        await wait_until(lambda: client._nc is not None and client._nc.is_connected)
+        history = await read_history(client, "SOL-PERP", hours=1)
+        assert history, "the engine user can read the funding history stream"
+
+
+async def test_engine_cannot_publish_write_or_reconnect(
+    secure_nats: SecureNats, secured_streamer: Streamer
+) -> None:
+    """An engine's fake funding rate, KV write, stream deletion, api impersonation and
+    reconnect call are all refused by the server, and nothing changes."""
+    operator = await _connect(secure_nats.urls["operator"])
+    async with DriftStreamClient(
+        NET, nats_url=secure_nats.urls["operator"], name="watcher", presence_ttl_s=2
+    ):
+        await wait_until(lambda: secured_streamer.state is StreamerState.RUNNING, timeout=15)
+        kv = await operator.jetstream().key_value(FUNDING_BUCKET)
+        await wait_until(lambda: secured_streamer._publisher is not None)
+        before = await _wait_entry(kv, f"{NET}.SOL-PERP")
+
+        errors = _Violations()
+        engine = await _connect(secure_nats.urls["engine"], errors)
+        try:
+            fake = before.model_copy(update={"last_funding_rate": 999_999_999}).model_dump_json()
+            await engine.publish(funding_subject(NET, "SOL-PERP"), fake.encode())
+            await errors.wait_for("drift.local.funding.SOL-PERP")
+
+            engine_js = engine.jetstream(timeout=1)
+            engine_kv = await engine_js.key_value(FUNDING_BUCKET)  # binding is reading: allowed
+            with pytest.raises(NatsError):
+                await engine_kv.put(f"{NET}.SOL-PERP", fake.encode())
+            await errors.wait_for("$KV.drift_funding")
+            with pytest.raises(NatsError):
+                await engine_js.delete_stream(f"KV_{FUNDING_BUCKET}")
+            await errors.wait_for("STREAM.DELETE")
+
+            with pytest.raises(NatsError):
+                await engine.request(api_subject(NET, "reconnect"), b"", timeout=1)
+            await errors.wait_for("drift.local.api.reconnect")
+            await engine.subscribe(api_subject(NET, "status"))  # impersonating the api
+            await errors.wait_for('Subscription to "drift.local.api.status"')
+        finally:
+            await engine.close()
+
+        assert secured_streamer.reconnects == 0
+        after = decode(FundingRate, (await kv.get(f"{NET}.SOL-PERP")).value or b"")
+        assert after.last_funding_rate == before.last_funding_rate
+        assert await operator.jetstream().stream_info(f"KV_{FUNDING_BUCKET}")
+        # the operator may: reconnect is an operator's call
+        reply = await operator.request(api_subject(NET, "reconnect"), b"", timeout=15)
+        assert b'"ok":true' in reply.data.replace(b" ", b"")
+    await operator.close()
+
+
+async def _wait_entry(kv: object, key: str) -> FundingRate:
+    from nats.js.errors import KeyNotFoundError
+
+    async def get() -> FundingRate | None:
+        try:
+            entry = await kv.get(key)  # type: ignore[attr-defined]
+        except KeyNotFoundError:
+            return None
+        return decode(FundingRate, entry.value or b"")
+
+    for _ in range(300):
+        value = await get()
+        if value is not None:
+            return value
+        await asyncio.sleep(0.05)  # polling a KV key: there is no event for "first put"
+    raise AssertionError(f"no value at {key}")
+
+
+async def test_engine_cannot_create_buckets(secure_nats: SecureNats) -> None:
+    """Before any streamer ran, an engine cannot create the buckets: a clear error."""
+    client = DriftStreamClient(NET, nats_url=secure_nats.urls["engine"], name="early")
+    with pytest.raises(BucketUnavailableError, match="start the streamer first"):
+        await client.connect()
+    await client.close()
+
+
+def test_credential_files_are_private(tmp_path: Path) -> None:
+    """`up` writes the server config and each role's NATS_URL with mode 0600; a file
+    that existed with a wider mode is narrowed."""
+    creds = generate_credentials()
+    (tmp_path / "auth").mkdir()
+    (tmp_path / "auth" / "engine.env").write_text("old")
+    (tmp_path / "auth" / "engine.env").chmod(0o644)
+    paths = write_credentials(tmp_path / "auth", "nats://127.0.0.1:4222", creds)
+    write_server_config(tmp_path / "auth" / "nats.conf", creds)
+    for path in [*paths.values(), tmp_path / "auth" / "nats.conf"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    engine = read_credentials(paths["engine"])
+    assert engine == url_with_credentials("nats://127.0.0.1:4222", creds["engine"])
+    assert creds["engine"].password.get_secret_value() in engine
+    assert creds["engine"].password.get_secret_value() not in repr(creds["engine"])
+    assert len({c.password.get_secret_value() for c in creds.values()}) == 3
+
+
+def test_rendered_config_is_valid_for_nats_server(tmp_path: Path) -> None:
+    """nats-server's own config check (`-t`) accepts the rendered users, both with
+    literal passwords and with $ENV references (the compose deployment's form)."""
+    env_form = render_authorization({r: f"${r.upper()}_PASSWORD" for r in ROLES})
+    for name, text in (("literal.conf", None), ("env.conf", env_form)):
+        path = tmp_path / name
+        if text is None:
+            write_server_config(path, generate_credentials())
+        else:
+            path.write_text(text)
+        result = subprocess.run(
+            [str(find_nats_server()), "-c", str(path), "-t"],
+            capture_output=True,
+            text=True,
+            env={f"{r.upper()}_PASSWORD": "p" for r in ROLES},
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr + result.stdout
