@@ -71,14 +71,16 @@ class PresenceTracker:
         self._interval = interval_s
         self._clock = clock
         self.count = 0
+        self._known: set[str] = set()  # keys seen live, so heartbeats cause no recount
 
     async def live_count(self) -> int:
         """Keys under `<net>.` now; a value that does not parse still counts."""
         try:
             keys = await self._kv.keys()
         except NoKeysError:
-            return 0
-        return sum(1 for k in keys if k.startswith(self._prefix))
+            keys = []
+        self._known = {k for k in keys if k.startswith(self._prefix)}
+        return len(self._known)
 
     async def run(self, on_count: Callable[[int, int], Awaitable[None]]) -> None:
         """Report count changes until cancelled: prompt on watch events, and a recount
@@ -103,8 +105,9 @@ class PresenceTracker:
             await asyncio.wait({watcher}, timeout=5)
 
     async def _watch(self, changed: asyncio.Event) -> None:
-        """Set `changed` on every put or delete; re-create the watcher when it fails
-        (after a NATS reconnect, old watchers go silent)."""
+        """Set `changed` when a key appears or is deleted (a heartbeat of a known key
+        changes nothing: with a thousand consumers that is 200 puts a second); re-create
+        the watcher when it fails. Expiry is silent: the periodic recount sees it."""
         while True:
             raise_if_cancelled()
             try:
@@ -113,7 +116,13 @@ class PresenceTracker:
                 )
                 try:
                     async for entry in watcher:
-                        if entry is not None:
+                        if entry is None:
+                            continue
+                        if entry.operation in ("DEL", "PURGE"):
+                            self._known.discard(entry.key)
+                            changed.set()
+                        elif entry.key not in self._known:
+                            self._known.add(entry.key)
                             changed.set()
                 finally:
                     with contextlib.suppress(Exception):

@@ -23,11 +23,14 @@ import socket
 import uuid
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Generic, TypeVar
 
 import nats
 from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import SlowConsumerError
 from nats.js.kv import KeyValue
 
 from schemas import (
@@ -39,6 +42,9 @@ from schemas import (
     StreamerStatus,
     api_subject,
     decode,
+    funding_wildcard,
+    market_wildcard,
+    markets_subject,
     validate_symbol,
 )
 from schemas.buckets import (
@@ -82,64 +88,111 @@ class ClientStats:
 
 
 class _Mirror(Generic[M]):
-    """One bucket's wildcard watch into a CacheManager, with listeners for live updates."""
+    """One bucket mirrored into a CacheManager, with listeners for live updates.
+
+    Live values come on a plain subscription to the bucket's republished subject (no
+    JetStream consumer while running: a thousand engines cost the server a thousand
+    subscriptions, and a stream leader failover costs them nothing). The last values
+    come from a short KV watch at start and again after every reconnect or slow-consumer
+    drop (`reload`). Both carry the stream sequence, so an older value never replaces
+    a newer one whatever the order they arrive in.
+    """
 
     def __init__(
-        self, kv: KeyValue, network: Network, model: type[M], ttl_s: float, owner: DriftStreamClient
+        self,
+        kv: KeyValue,
+        nc: Client,
+        subject: str,
+        network: Network,
+        model: type[M],
+        ttl_s: float,
+        owner: DriftStreamClient,
     ) -> None:
         self.kv, self.network, self.model = kv, network, model
         self.cache: CacheManager[M] = CacheManager(ttl_s)
         self.listeners: set[asyncio.Queue[M]] = set()
         self.loaded = asyncio.Event()
-        self.rewatch = asyncio.Event()
+        self.reload = asyncio.Event()
+        self._nc, self._subject = nc, subject
+        self._prefix = f"$KV.{kv._name}."
         self._owner = owner
         self._epochs: dict[str, int] = {}
+        self._seqs: dict[str, int] = {}
 
     async def run(self) -> None:
-        """Watch until cancelled; a new watch after a NATS reconnect (`rewatch`), since
-        nats-py notices a lost ordered consumer only after missed heartbeats, if ever."""
+        """Subscribe (live first: nothing falls between), then load; reload on demand."""
         pattern = f"{self.network}.*" if self.model is not MarketList else self.network
-        while True:
-            self.rewatch.clear()
-            try:
-                watcher = await self.kv.watch(pattern)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS down: try again shortly
-                log.warning("KV watch on %s failed, re-creating: %r", self.kv._name, exc)
-                await asyncio.sleep(0.5)
-                continue
-            consume = asyncio.create_task(self._consume(watcher))
-            rewatch = asyncio.create_task(self.rewatch.wait())
-            try:
-                await asyncio.wait({consume, rewatch}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (consume, rewatch):
-                    task.cancel()
-                await asyncio.gather(consume, rewatch, return_exceptions=True)
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(2):
-                        await watcher.stop()  # type: ignore[no-untyped-call]
-            if consume.done() and not consume.cancelled() and consume.exception() is not None:
-                log.warning(
-                    "KV watch on %s failed, re-creating: %r", self.kv._name, consume.exception()
-                )
-                await asyncio.sleep(0.5)
+        sub = await self._nc.subscribe(self._subject, cb=self._on_message)
+        try:
+            while True:
+                self.reload.clear()
+                try:
+                    async with asyncio.timeout(_LOAD_TIMEOUT_S):
+                        await self._load(pattern)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # NATS down or a stalled watch: again shortly
+                    log.warning("loading %s failed, retrying: %r", self.kv._name, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                await self.reload.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
-    async def _consume(self, watcher: KeyValue.KeyWatcher) -> None:
-        async for entry in watcher:
-            if entry is None:  # the initial values are all in
-                self.loaded.set()
-                continue
-            await self._apply(entry)
+    async def _load(self, pattern: str) -> None:
+        watcher = await self.kv.watch(pattern)
+        try:
+            async for entry in watcher:
+                if entry is None:  # the last values are all in
+                    break
+                await self._apply(entry)
+        finally:
+            with contextlib.suppress(Exception):
+                await watcher.stop()  # type: ignore[no-untyped-call]
+        self.loaded.set()
+
+    async def _on_message(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        subject = headers.get("Nats-Subject", "")
+        try:
+            seq = int(headers.get("Nats-Sequence", ""))
+        except ValueError:
+            seq = -1
+        if not subject.startswith(self._prefix) or seq < 0:
+            self._owner._invalid += 1
+            log.warning("skipped a message on %s without KV headers", msg.subject)
+            return
+        await self._apply_raw(
+            subject[len(self._prefix) :],
+            seq,
+            headers.get("KV-Operation"),
+            msg.data,
+            _timestamp(headers.get("Nats-Time-Stamp")),
+        )
 
     async def _apply(self, entry: KeyValue.Entry) -> None:
-        key = entry.key
-        if entry.operation in ("DEL", "PURGE") or not entry.value:
+        await self._apply_raw(
+            entry.key, entry.revision or 0, entry.operation, entry.value, _seconds(entry.created)
+        )
+
+    async def _apply_raw(
+        self,
+        key: str,
+        seq: int,
+        operation: str | None,
+        data: bytes | None,
+        written_at: float | None,
+    ) -> None:
+        if seq and seq <= self._seqs.get(key, 0):  # already have this or a newer one
+            return
+        if seq:
+            self._seqs[key] = seq
+        if operation in ("DEL", "PURGE") or not data:
             await self.cache.delete(key)
             return
         try:
-            value = decode(self.model, entry.value)
+            value = decode(self.model, data)
         except SchemaError as exc:
             self._owner._invalid += 1
             log.warning("skipped an invalid %s at %s: %s", self.model.__name__, key, exc)
@@ -149,10 +202,13 @@ class _Mirror(Generic[M]):
             self._owner._stale_epoch += 1
             return
         self._epochs[key] = epoch
-        await self.cache.set(key, value, written_at=_seconds(entry.created))
+        await self.cache.set(key, value, written_at=written_at)
         self._owner._updates += 1
         for queue in list(self.listeners):
             queue.put_nowait(value)
+
+
+_LOAD_TIMEOUT_S = 10.0
 
 
 def _seconds(created: object) -> float | None:
@@ -163,6 +219,18 @@ def _seconds(created: object) -> float | None:
         return float(created.timestamp())
     value = float(created)  # type: ignore[arg-type]
     return value / 1e9 if value > 1e12 else value
+
+
+def _timestamp(text: str | None) -> float | None:
+    """`Nats-Time-Stamp` (RFC 3339, nanoseconds, Z) as unix seconds; None if unreadable."""
+    if not text:
+        return None
+    head, dot, frac = text.rstrip("Z").partition(".")
+    try:
+        whole = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
+        return whole + (float(f"0.{frac}") if dot and frac.isdigit() else 0.0)
+    except ValueError:
+        return None
 
 
 class DriftStreamClient:
@@ -231,7 +299,7 @@ class DriftStreamClient:
                 name=f"drift-stream {self.name}",
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
-                error_cb=_log_nats_error,
+                error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
             )
@@ -252,14 +320,33 @@ class DriftStreamClient:
             ttl_s=ttls[CONSUMERS_BUCKET],
         )
         await self._presence.__aenter__()
+        net, nc = self.network, self._nc
         self._funding = _Mirror(
-            kvs[FUNDING_BUCKET], self.network, FundingRate, ttls[FUNDING_BUCKET], self
+            kvs[FUNDING_BUCKET],
+            nc,
+            funding_wildcard(net),
+            net,
+            FundingRate,
+            ttls[FUNDING_BUCKET],
+            self,
         )
         self._prices = _Mirror(
-            kvs[PRICES_BUCKET], self.network, MarketSnapshot, ttls[PRICES_BUCKET], self
+            kvs[PRICES_BUCKET],
+            nc,
+            market_wildcard(net),
+            net,
+            MarketSnapshot,
+            ttls[PRICES_BUCKET],
+            self,
         )
         self._markets = _Mirror(
-            kvs[MARKETS_BUCKET], self.network, MarketList, ttls[MARKETS_BUCKET], self
+            kvs[MARKETS_BUCKET],
+            nc,
+            markets_subject(net),
+            net,
+            MarketList,
+            ttls[MARKETS_BUCKET],
+            self,
         )
         mirrors = (self._funding, self._prices, self._markets)
         self._tasks = [
@@ -280,13 +367,20 @@ class DriftStreamClient:
         log.warning("client %s: NATS disconnected", self.consumer_id)
 
     async def _on_reconnected(self) -> None:
-        """Re-create the watches: the server may have restarted and lost their consumers
-        (values that changed meanwhile arrive with the new watch's last values)."""
-        log.info("client %s: NATS reconnected, re-creating KV watches", self.consumer_id)
+        """Reload the last values: what changed while disconnected was not delivered."""
+        log.info("client %s: NATS reconnected, reloading last values", self.consumer_id)
         self.reconnects += 1
+        self._reload()
+
+    def _reload(self) -> None:
         for mirror in (self._funding, self._prices, self._markets):
             if mirror is not None:
-                mirror.rewatch.set()
+                mirror.reload.set()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("client %s: NATS: %r", self.consumer_id, exc)
+        if isinstance(exc, SlowConsumerError):  # messages were dropped: reload
+            self._reload()
 
     def _ttl(self, bucket: str) -> float:
         ttl = self._specs[bucket].ttl_s
@@ -413,7 +507,3 @@ async def _bucket_ttl(kv: KeyValue, default: float) -> float:
     except Exception:  # status is best effort: fall back to the configured TTL
         return default
     return float(ttl) if ttl else default
-
-
-async def _log_nats_error(exc: Exception) -> None:
-    log.warning("NATS: %r", exc)

@@ -16,6 +16,7 @@ from schemas import StreamerState
 from streamer.nats_server import NatsServer
 from subscribers.client import ApiError, DriftStreamClient
 from tests.drift_clients import wait_until
+from tests.factories import funding_rate
 from tests.fixtures_streamer import StartStreamer
 
 
@@ -70,6 +71,35 @@ async def test_invalid_values_are_skipped(
         await kv.put("local.FAKE-PERP", b'{"not": "a funding rate"}')
         await wait_until(lambda: engine.stats.invalid >= 1)
         assert await engine.funding("FAKE-PERP") is None
+
+
+async def test_live_values_keep_stream_order(fresh_nats: NatsServer, client: Client) -> None:
+    """Live values arrive on the republished subject: an older stream sequence never
+    replaces a newer value, and a message without KV headers is counted and skipped."""
+    async with _client(fresh_nats, "engine") as engine:
+        updates = engine.watch_funding(["SOL-PERP"])
+
+        async def send(seq: int, rate: int, headers: bool = True) -> None:
+            value = funding_rate("SOL-PERP", 0, last_funding_rate=rate)
+            kv_headers = {
+                "Nats-Subject": "$KV.drift_funding.local.SOL-PERP",
+                "Nats-Sequence": str(seq),
+                "Nats-Time-Stamp": "2026-11-24T16:15:22.744702492Z",
+            }
+            await client.publish(
+                "drift.local.funding.SOL-PERP",
+                value.model_dump_json().encode(),
+                headers=kv_headers if headers else None,
+            )
+
+        await send(10, 10)
+        assert (await asyncio.wait_for(anext(updates), 5)).last_funding_rate == 10
+        await send(5, 5)  # older: ignored
+        await send(11, 11, headers=False)  # no KV headers: skipped
+        await send(12, 12)
+        assert (await asyncio.wait_for(anext(updates), 5)).last_funding_rate == 12
+        assert engine.stats.invalid == 1
+        await updates.aclose()
 
 
 def test_the_library_never_imports_driftpy() -> None:

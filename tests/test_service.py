@@ -29,25 +29,9 @@ from schemas import (
 from schemas.subjects import Network
 from streamer.errors import NotReadyError
 from streamer.service import MAX_PAYLOAD, BadRequest, parse_market, start_service
+from tests.factories import funding_rate
 
 NET: Network = "local"
-
-
-def _funding(symbol: str, index: int) -> FundingRate:
-    return FundingRate.from_raw(
-        network=NET,
-        slot=1,
-        ts=time.time(),
-        market_index=index,
-        symbol=symbol,
-        last_funding_rate=1_250_000,
-        last_funding_rate_ts=1,
-        last_funding_oracle_twap=150_000_000,
-        last_oracle_price_twap=150_000_000,
-        last24h_avg_funding_rate=1_000_000,
-        funding_period_s=3600,
-        epoch=3,
-    )
 
 
 class FakeController:
@@ -56,7 +40,10 @@ class FakeController:
     def __init__(self, *, ready: bool = True) -> None:
         self.ready = ready
         self.reconnects = 0
-        self.data = {"SOL-PERP": _funding("SOL-PERP", 0), "BTC-PERP": _funding("BTC-PERP", 1)}
+        self.data = {
+            "SOL-PERP": funding_rate("SOL-PERP", 0),
+            "BTC-PERP": funding_rate("BTC-PERP", 1),
+        }
 
     def status(self) -> StreamerStatus:
         return StreamerStatus(

@@ -1,0 +1,33 @@
+"""Wire values for tests, built the way the streamer builds them."""
+
+from __future__ import annotations
+
+import time
+
+from schemas import FundingRate
+from schemas.subjects import Network
+
+
+def funding_rate(
+    symbol: str = "SOL-PERP",
+    index: int = 0,
+    *,
+    network: Network = "local",
+    last_funding_rate: int = 1_250_000,
+    epoch: int = 3,
+) -> FundingRate:
+    """A FundingRate with a 150.0 TWAP, observed now."""
+    return FundingRate.from_raw(
+        network=network,
+        slot=1,
+        ts=time.time(),
+        market_index=index,
+        symbol=symbol,
+        last_funding_rate=last_funding_rate,
+        last_funding_rate_ts=1,
+        last_funding_oracle_twap=150_000_000,
+        last_oracle_price_twap=150_000_000,
+        last24h_avg_funding_rate=1_000_000,
+        funding_period_s=3600,
+        epoch=epoch,
+    )
