@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from streamer.logs import configure_logging
+from streamer.logs import configure_logging, hide_secrets
 from streamer.redact import redact_url
 from streamer.settings import Settings
 from subscribers.connection import server_list
@@ -187,7 +187,12 @@ def _settings(args: argparse.Namespace, role: Role | None = None, **overrides: o
             from streamer.auth import read_credentials
 
             given["nats_url"] = read_credentials(local)
-    return Settings(**given)  # type: ignore[arg-type]
+    settings = Settings(**given)  # type: ignore[arg-type]
+    hide_secrets(
+        settings.nats_url.get_secret_value(),
+        settings.rpc_url.get_secret_value() if settings.rpc_url else None,
+    )
+    return settings
 
 
 async def _stop_on_signal() -> asyncio.Event:
@@ -379,6 +384,7 @@ async def _up(args: argparse.Namespace) -> None:
     store.mkdir(parents=True, exist_ok=True)
     # Fresh random credentials each run; anonymous connections are refused.
     creds = generate_credentials()
+    hide_secrets(*(url_with_credentials("nats://host", c) for c in creds.values()))
     auth_dir = store / "auth"
     write_server_config(auth_dir / "nats.conf", creds, extra=NATS_SERVER_SETTINGS)
     async with contextlib.AsyncExitStack() as stack:

@@ -12,11 +12,27 @@ import logging
 import sys
 from typing import Any
 
-from streamer.redact import redact
+from streamer.redact import redact, secret_parts
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "hide_secrets"]
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Secrets of this process's URLs (API keys, passwords): scrubbed from every line, also
+# from other libraries' lines (websockets logs its request line, query and all).
+_SECRETS: set[str] = set()
+
+
+def hide_secrets(*urls: str | None) -> None:
+    """Scrub the secret parts of these URLs from every log line from now on."""
+    for url in urls:
+        if url:
+            _SECRETS.update(secret_parts(url))
+
+
+def _scrub(line: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        line = line.replace(secret, "***")
+    return line
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -35,8 +51,8 @@ class KeyValueFormatter(logging.Formatter):
         if fields:
             line += " " + " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in fields.items())
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return _scrub(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,8 +67,8 @@ class JsonFormatter(logging.Formatter):
             **_fields(record),
         }
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+            out["exc"] = redact(self.formatException(record.exc_info))
+        return _scrub(json.dumps(out, default=str))
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-__all__ = ["redact", "redact_url"]
+__all__ = ["redact", "redact_url", "secret_parts"]
 
 _URL = re.compile(r"\b(?:https?|wss?|nats|tls)://[^\s'\"<>()\[\]{},;]+")
 _KEYISH = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -40,3 +40,24 @@ def redact(value: Any) -> Any:
     if isinstance(value, str) and "://" in value:
         return _URL.sub(lambda m: redact_url(m.group(0)), value)
     return value
+
+
+def secret_parts(url: str) -> set[str]:
+    """What `redact_url` hides of a URL (or of several, comma separated), as plain
+    strings: the password, the query and its values, key-like path segments (a user
+    name is no secret, and "streamer" must stay readable). The
+    logs scrub these wherever they show, even in a library's line without the URL."""
+    found: set[str] = set()
+    for one in url.split(","):
+        try:
+            parts = urlsplit(one.strip())
+        except ValueError:
+            continue
+        if parts.password:
+            found.add(parts.password)
+        if parts.query:
+            found.add(parts.query)
+            found.update(value for _, value in parse_qsl(parts.query) if value)
+        found.update(seg for seg in parts.path.split("/") if _KEYISH.fullmatch(seg))
+    found |= {unquote(part) for part in found}
+    return {part for part in found if len(part) >= 6}

@@ -7,9 +7,13 @@ register its presence; `reconnect` needs the operator; anonymous connections fai
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import stat
 import subprocess
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +22,19 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
 
+from localnet.faults import FaultRequest
 from localnet.server import LocalnetServer
-from schemas import FundingRate, StreamerState, api_subject, decode, funding_subject
-from schemas.buckets import FUNDING_BUCKET
+from schemas import (
+    FundingRate,
+    StreamerState,
+    StreamerStatus,
+    api_subject,
+    decode,
+    funding_subject,
+)
+from schemas.buckets import FUNDING_BUCKET, HEALTH_BUCKET
 from schemas.subjects import Network
 from streamer.app import Streamer
 from streamer.auth import (
@@ -256,3 +269,109 @@ def test_rendered_config_is_valid_for_nats_server(tmp_path: Path) -> None:
             check=False,
         )
         assert result.returncode == 0, result.stderr + result.stdout
+
+
+RPC_KEY = "rpcKEY0123456789abcdefSECRET"
+
+
+@pytest.mark.timeout(120)
+async def test_secrets_never_appear_in_logs_status_or_errors(
+    secure_nats: SecureNats, localnet: LocalnetServer
+) -> None:
+    """A streamer process at DEBUG with an RPC API key and a NATS password, through a
+    consumer, a refused-connection outage, a reconnect and a clean stop: neither secret
+    is in its output (both log formats), its status, health, or error replies."""
+    from urllib.parse import urlsplit
+
+    password = urlsplit(secure_nats.urls["streamer"]).password
+    assert password
+    secrets_ = (RPC_KEY, password)
+    env = {
+        **os.environ,
+        "NATS_URL": secure_nats.urls["streamer"],
+        "DRIFT_RPC_URL": f"{localnet.url}/?api-key={RPC_KEY}",
+        "DRIFT_NETWORK": NET,
+        "DRIFT_LEASE_TTL": "2",
+        "DRIFT_PRESENCE_TTL": "2",
+    }
+    texts: list[str] = []
+    for log_format in ((), ("--log-json",)):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "streamer.cli",
+            "--log-level",
+            "DEBUG",
+            *log_format,
+            "streamer",
+            "--instance-id",
+            "secret-test",
+            "--grace",
+            "0.5",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            texts += await _exercise(secure_nats, localnet)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        output = out.decode(errors="replace")
+        assert "Drift source failed" in output, output[-3000:]  # the outage was logged
+        assert "***" in output  # URLs were shown, redacted
+        texts.append(output)
+    for text in texts:
+        for secret in secrets_:
+            assert secret not in text, text[max(0, text.find(secret) - 300) :][:600]
+
+
+async def _exercise(secure: SecureNats, localnet: LocalnetServer) -> list[str]:
+    """Drive a streamer through its states; everything it said over NATS, as text."""
+    seen: list[str] = []
+    operator = await _connect(secure.urls["operator"])
+    try:
+        sub = await operator.subscribe("drift.local.status")
+        async with asyncio.timeout(30):  # the streamer made the buckets: it heartbeats
+            while True:
+                with contextlib.suppress(Exception):
+                    kv = await operator.jetstream().key_value(HEALTH_BUCKET)
+                    if await kv.get("local.secret-test"):
+                        break
+                await asyncio.sleep(0.05)
+        async with DriftStreamClient(
+            NET, nats_url=secure.urls["engine"], name="engine", presence_ttl_s=2
+        ) as engine:
+            status = await _status_when(engine, lambda s: s.state is StreamerState.RUNNING)
+            seen.append(status.model_dump_json())
+            await localnet.set_faults(FaultRequest(refuse_connections=True, drop_websockets=True))
+            status = await _status_when(engine, lambda s: s.last_error is not None)
+            seen.append(status.model_dump_json())
+            reply = await operator.request(api_subject(NET, "reconnect"), b"", timeout=30)
+            seen.append(reply.data.decode())
+            assert b'"ok":false' in reply.data.replace(b" ", b"")
+            await localnet.set_faults(FaultRequest(clear=True))
+            status = await _status_when(engine, lambda s: s.state is StreamerState.RUNNING)
+            seen.append(status.model_dump_json())
+            seen.append(((await kv.get("local.secret-test")).value or b"").decode())
+        while True:
+            try:
+                seen.append((await sub.next_msg(timeout=0.01)).data.decode())
+            except NatsTimeoutError:
+                break
+    finally:
+        await operator.close()
+    return seen
+
+
+async def _status_when(
+    engine: DriftStreamClient, wanted: Callable[[StreamerStatus], bool], within: float = 60
+) -> StreamerStatus:
+    """The streamer's status once `wanted` holds (asked every 100 ms: it has no event)."""
+    async with asyncio.timeout(within):
+        while True:
+            with contextlib.suppress(Exception):  # 503 / no responders while it starts
+                status = await engine.request_status()
+                if wanted(status):
+                    return status
+            await asyncio.sleep(0.1)

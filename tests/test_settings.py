@@ -7,7 +7,7 @@ import logging
 import pytest
 from pydantic import ValidationError
 
-from streamer.logs import JsonFormatter, KeyValueFormatter
+from streamer.logs import JsonFormatter, KeyValueFormatter, hide_secrets
 from streamer.redact import redact, redact_url
 from streamer.settings import Settings
 
@@ -87,3 +87,28 @@ def test_redact_leaves_plain_text_and_survives_junk() -> None:
     assert redact("no urls here") == "no urls here"
     assert redact(42) == 42
     assert redact_url("http://[::1") == "<url>"
+
+
+def test_log_lines_scrub_the_secrets_of_known_urls() -> None:
+    """Once a URL is known, its password, API key and key-like path are scrubbed from
+    every log line in both formats, even a library's line that shows no URL (websockets
+    logs `GET /?api-key=... HTTP/1.1`); user names stay readable."""
+    hide_secrets(
+        "https://rpc.example.com/v2/AbCdEfGhIjKlMnOpQrStUvWx?api-key=k3y-123456",
+        "nats://streamer:pa55word-xyz@127.0.0.1:4222",
+    )
+    record = logging.makeLogRecord(
+        {
+            "name": "websockets.client",
+            "levelno": logging.DEBUG,
+            "levelname": "DEBUG",
+            "msg": "> GET /?api-key=%s HTTP/1.1 user=streamer pw=%s path=%s",
+            "args": ("k3y-123456", "pa55word-xyz", "/v2/AbCdEfGhIjKlMnOpQrStUvWx"),
+        }
+    )
+    for formatter in (KeyValueFormatter(), JsonFormatter()):
+        line = formatter.format(record)
+        for secret in ("k3y-123456", "pa55word-xyz", "AbCdEfGhIjKlMnOpQrStUvWx"):
+            assert secret not in line
+        assert "streamer" in line
+        assert "***" in line
