@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from schemas.buckets import CONSUMERS_BUCKET, FUNDING_BUCKET, MARKETS_BUCKET, PR
 from schemas.subjects import Network
 from streamer.app import Streamer
 from streamer.nats_server import NatsServer
+from subscribers.client import DriftStreamClient
 from subscribers.presence import Presence
 from tests.drift_clients import wait_until
 from tests.fixtures_streamer import StartStreamer
@@ -201,7 +203,8 @@ async def test_two_streamers_one_drift_client_and_takeover(
     tmp_path: Path,
 ) -> None:
     """Two streamers on one network: exactly one DriftClient (localnet's subscriptions
-    prove it). SIGKILL the leader: the standby takes over after the lease TTL."""
+    prove it). SIGKILL the leader: the standby takes over after the lease TTL (time
+    printed), and a reader drops a late write carrying the deposed leader's epoch."""
     env = {
         **os.environ,
         "DRIFT_NETWORK": NET,
@@ -238,8 +241,10 @@ async def test_two_streamers_one_drift_client_and_takeover(
                 FundingRate, (await funding_kv.get(f"{NET}.SOL-PERP")).value or b""
             ).epoch
             leader.send_signal(signal.SIGKILL)
+            killed = time.perf_counter()
             await leader.wait()
             await wait_until(lambda: standby.state is StreamerState.RUNNING, timeout=20)
+            takeover = time.perf_counter() - killed
             assert standby.epoch > epoch_before
             await wait_until(
                 lambda: localnet.stats_json()["subscriptions"]["program"] == 2, timeout=10
@@ -256,6 +261,25 @@ async def test_two_streamers_one_drift_client_and_takeover(
                 )
 
             await wait_until_async(taken_over, within=10)
+            published = time.perf_counter() - killed
+
+            # the deposed leader's late write (its epoch, a newer KV revision): dropped
+            async with DriftStreamClient(
+                NET, nats_url=fresh_nats.url, name="reader", presence_ttl_s=2
+            ) as reader:
+                current = await reader.funding("SOL-PERP")
+                assert current is not None
+                assert current.epoch == standby.epoch
+                late = current.model_copy(update={"epoch": epoch_before, "last_funding_rate": 1})
+                await funding_kv.put(f"{NET}.SOL-PERP", late.model_dump_json().encode())
+                await wait_until(lambda: reader.stats.stale_epoch == 1)
+                kept = await reader.funding("SOL-PERP")
+                assert kept is not None
+                assert kept.last_funding_rate == 777_000
+            print(
+                f"\nSIGKILL of the leader -> standby running after {takeover:.2f} s, its first "
+                f"value published after {published:.2f} s (lease TTL 2 s)"
+            )
     finally:
         if leader.returncode is None:
             leader.kill()
