@@ -139,9 +139,10 @@ def render_authorization(passwords: Mapping[Role, str]) -> str:
     for role in ROLES:
         password = passwords[role]
         value = password if password.startswith("$") else json.dumps(password)
-        perms = json.dumps(permissions(role), indent=2).replace("\n", "\n    ")
+        perms = json.dumps(permissions(role), indent=2).replace("\n", "\n      ")
         users.append(
-            f"  {{\n    user: {role}\n    password: {value}\n    permissions: {perms}\n  }}"
+            f"    {{\n      user: {role}\n      password: {value}\n"
+            f"      permissions: {perms}\n    }}"
         )
     return "authorization {\n  users = [\n" + "\n".join(users) + "\n  ]\n}\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -91,3 +92,34 @@ async def test_ten_legacy_engines_meet_429s(limited_mainnet: LocalnetServer) -> 
     assert all(r["with_funding"] < 85 for r in reports), reports  # nobody got everything
     assert all(r["errors"] for r in reports)  # 429s at subscribe, KeyErrors after
     await wait_until(lambda: limited_mainnet.stats_json()["ws_connections_open"] == 0, timeout=20)
+
+
+@pytest.mark.timeout(60)
+async def test_long_running_engine_reports_every_period(
+    start_streamer: Any, fresh_nats: NatsServer
+) -> None:
+    """`--every` (compose's engine service) keeps reporting, reading NATS_URL from the
+    environment, until it is stopped."""
+    await start_streamer()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "subscribers.examples.funding_engine",
+        "--network",
+        "local",
+        "--expect",
+        "3",
+        "--every",
+        "0.1",
+        env={**os.environ, "NATS_URL": fresh_nats.url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        reports = [json.loads(await asyncio.wait_for(proc.stdout.readline(), 30)) for _ in "ab"]
+        assert [r["with_funding"] for r in reports] == [3, 3]
+        assert proc.returncode is None  # still running
+    finally:
+        proc.kill()
+        await proc.wait()

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from schemas import FundingRate
 from subscribers.adapter import DriftAdapter
 
-__all__ = ["EngineReport", "rank", "run"]
+__all__ = ["EngineReport", "parser", "rank", "run"]
 
 
 @dataclass
@@ -136,10 +137,26 @@ async def run_direct(rpc_url: str, *, timeout_s: float) -> EngineReport:
     return report
 
 
-def main() -> None:
+async def _forever(args: argparse.Namespace) -> None:
+    """One report per period through one adapter, until the process is stopped."""
+    adapter = DriftAdapter(network=args.network, nats_url=args.nats_url, name="funding-engine")
+    while True:
+        report = await run(
+            adapter, expect=args.expect, timeout_s=args.timeout, threshold_pct=args.threshold
+        )
+        print(json.dumps(asdict(report)), flush=True)
+        await asyncio.sleep(args.every)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line (compose.yaml's engine service is checked against it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", default="mainnet", choices=("mainnet", "devnet", "local"))
-    parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
+    parser.add_argument(
+        "--nats-url",
+        default=os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+        help="NATS (default: $NATS_URL)",
+    )
     parser.add_argument("--legacy", action="store_true", help="DriftAdapter's direct path")
     parser.add_argument(
         "--direct",
@@ -150,7 +167,19 @@ def main() -> None:
     parser.add_argument("--expect", type=int, default=85, help="markets to wait for")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--threshold", type=float, default=10.0, help="annualized %% to flag")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=None,
+        help="run again every this many seconds, until stopped (a long-running engine)",
+    )
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.every is not None:
+        asyncio.run(_forever(args))
     if args.direct:
         report = asyncio.run(run_direct(args.rpc_url, timeout_s=args.timeout))
     else:
