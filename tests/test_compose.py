@@ -57,6 +57,12 @@ def test_three_nats_nodes_form_one_cluster() -> None:
     for name in nodes:
         assert f"nats://{name}:6222" in config
     assert all(n["healthcheck"]["test"] for n in nodes.values())
+    tested = subprocess.run(
+        [str(find_nats_server()), "--version"], capture_output=True, text=True, check=True
+    ).stdout  # "nats-server: v2.15.1"
+    minor = re.search(r"v(\d+\.\d+)", tested)
+    assert minor is not None
+    assert {n["image"] for n in nodes.values()} == {f"nats:{minor.group(1)}-alpine"}
 
 
 def test_nats_users_are_streamer_auth_and_the_config_is_valid() -> None:
