@@ -75,6 +75,8 @@ class SourceSnapshot:
 class MarketSource(Protocol):
     """What the streamer needs from the Drift side."""
 
+    changed: asyncio.Event  # set when an account update arrived (may never be set)
+
     async def start(self) -> None:
         """Subscribe (one attempt); SourceError on failure, leaving nothing open."""
         ...
@@ -209,6 +211,9 @@ class DriftSource:
         self._client: DriftClient | None = None
         self._loader: BulkAccountLoader | None = None
         self._slots = _SlotWatch(get_ws_url(rpc_url))
+        # Set whenever driftpy stores a new perp market or oracle account (websocket
+        # mode): the publisher wakes on it instead of waiting for its next timed pass.
+        self.changed = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -235,6 +240,7 @@ class DriftSource:
             raise classify(exc) from exc
         self._client = client
         if self.mode is SourceMode.WEBSOCKET:
+            self._hook_updates(client)
             self._slots.start(slot)
         else:  # no websocket in polling mode: a getSlot every third of the stale window
             self._slots.start(slot, poll=connection, every_s=self._stale_after / 3)
@@ -245,6 +251,32 @@ class DriftSource:
             (time.perf_counter() - started) * 1000,
             extra={"mode": self.mode.value, "markets": len(self._perps())},
         )
+
+    def _hook_updates(self, client: DriftClient) -> None:
+        """Set `changed` after driftpy stores an account update. driftpy has no public
+        hook, so this wraps two internals; if they move, publishing falls back to its
+        timed passes (logged), nothing breaks."""
+        changed = self.changed
+        try:
+            subscriber = client.account_subscriber
+            oracles = subscriber.oracle_subscriber
+            store_oracle = oracles._update_data
+            perps = subscriber.perp_market_map.subscription.subscriber
+            store_perp = perps.on_update
+        except AttributeError as exc:
+            log.warning("no driftpy update hook (%r): publishing on timed passes only", exc)
+            return
+
+        def oracle_stored(pubkey: Any, data: Any) -> None:
+            store_oracle(pubkey, data)
+            changed.set()
+
+        async def perp_stored(pubkey: str, data: Any) -> None:
+            await store_perp(pubkey, data)
+            changed.set()
+
+        oracles._update_data = oracle_stored
+        perps.on_update = perp_stored
 
     async def stop(self) -> None:
         client, self._client = self._client, None

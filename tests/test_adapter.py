@@ -41,6 +41,10 @@ async def adapters(
     await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
     # two DriftClients (the streamer's and the legacy one), each with 2 program subs
     await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] >= 4)
+    deadline = time.monotonic() + 10
+    while not await new.get_all_perp_markets():  # the first pass's list, on its way
+        assert time.monotonic() < deadline, "the streamer published no market list"
+        await asyncio.sleep(0.01)
     yield new, old
     await new.disconnect()
     await old.disconnect()

@@ -24,6 +24,8 @@ from schemas.buckets import CONSUMERS_BUCKET, FUNDING_BUCKET, MARKETS_BUCKET, PR
 from schemas.subjects import Network
 from streamer.app import Streamer
 from streamer.nats_server import NatsServer
+from streamer.settings import Settings
+from streamer.source import DriftSource
 from subscribers.client import DriftStreamClient
 from subscribers.presence import Presence
 from tests.drift_clients import wait_until
@@ -98,6 +100,30 @@ async def test_funding_change_reaches_kv_and_subject(
         markets = await _value(await _kv(client, MARKETS_BUCKET), NET)
         assert markets is not None
         assert len(json.loads(markets)["markets"]) == 3
+
+
+async def test_publishing_follows_account_updates_not_a_timer(
+    fresh_nats: NatsServer, client: Client, localnet: LocalnetServer
+) -> None:
+    """With a timed pass only every 60 s, a localnet change still reaches the subject
+    at once: passes run when driftpy stores an account update."""
+    settings = Settings(network=NET, rpc_url=localnet.url, nats_url=fresh_nats.url, presence_ttl=2)
+    app = Streamer(settings, lambda: DriftSource(localnet.url), publish_interval_s=60)
+    task = asyncio.create_task(app.run())
+    try:
+        await asyncio.wait_for(app.ready.wait(), 10)
+        sub = await client.subscribe(f"drift.{NET}.funding.BTC-PERP")
+        async with consumer(client):
+            await _running(app, localnet)
+            localnet.markets.apply(MarketPatch(symbol="BTC-PERP", last_funding_rate=-4_321))
+            while (
+                decode(FundingRate, (await sub.next_msg(timeout=5)).data).last_funding_rate
+                != -4_321
+            ):
+                pass
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_values_expire_when_the_streamer_stops(
