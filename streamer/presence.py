@@ -16,11 +16,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from nats.js.errors import NoKeysError
 from nats.js.kv import KeyValue
 
 from schemas.subjects import Network
 from streamer.waits import raise_if_cancelled, wait_event
+from subscribers.buckets import last_entries
 
 __all__ = ["LifecycleMachine", "PresenceTracker"]
 
@@ -75,11 +75,8 @@ class PresenceTracker:
 
     async def live_count(self) -> int:
         """Keys under `<net>.` now; a value that does not parse still counts."""
-        try:
-            keys = await self._kv.keys()
-        except NoKeysError:
-            keys = []
-        self._known = {k for k in keys if k.startswith(self._prefix)}
+        entries = await last_entries(self._kv, f"{self.network}.*", headers_only=True)
+        self._known = {entry.key for entry in entries}
         return len(self._known)
 
     async def run(self, on_count: Callable[[int, int], Awaitable[None]]) -> None:

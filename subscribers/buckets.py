@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, RePublish, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    RePublish,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
 
@@ -20,6 +29,7 @@ __all__ = [
     "ensure_buckets",
     "ensure_stream",
     "kv_config",
+    "last_entries",
 ]
 
 log = logging.getLogger("drift_stream.buckets")
@@ -117,3 +127,66 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int
             exc.description,
             extra={"stream": spec.name},
         )
+
+
+_FETCH_WAIT_S = 0.5
+
+
+async def last_entries(
+    kv: KeyValue, pattern: str, *, headers_only: bool = False, timeout_s: float = 5.0
+) -> list[KeyValue.Entry]:
+    """The live keys of `pattern` (e.g. `local.*`) with their last values, complete.
+
+    nats-py's `keys()` and the first batch of `watch()` can end early: their "no more
+    values" marker is decided from a consumer info that may arrive after every value
+    was delivered, and then says nothing is pending (seen as an empty key list under
+    load). A pull consumer delivers nothing until asked, so its pending count is exact:
+    fetch that many (asking the server again if one expired meanwhile). Deleted,
+    purged and expired keys are left out.
+    """
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+        ack_policy=AckPolicy.NONE,
+        headers_only=headers_only or None,
+        inactive_threshold=30,
+        mem_storage=True,
+    )
+    sub = await kv._js.pull_subscribe(
+        f"{kv._pre}{pattern}", durable=None, stream=kv._stream, config=config
+    )
+    name: str | None = None
+    try:
+        info = await sub.consumer_info()
+        name, pending = info.name, info.num_pending or 0
+        entries: dict[str, KeyValue.Entry] = {}
+        async with asyncio.timeout(timeout_s):
+            while pending > 0:
+                try:
+                    msgs = await sub.fetch(batch=min(pending, 1_000), timeout=_FETCH_WAIT_S)
+                except NatsTimeoutError:  # a counted value expired before we fetched it
+                    pending = (await sub.consumer_info()).num_pending or 0
+                    continue
+                for msg in msgs:
+                    pending -= 1
+                    headers = msg.headers or {}
+                    key = msg.subject[len(kv._pre) :]
+                    if headers.get("KV-Operation") or headers.get("Nats-Marker-Reason"):
+                        entries.pop(key, None)  # deleted, purged or expired
+                        continue
+                    meta = msg.metadata
+                    entries[key] = KeyValue.Entry(
+                        bucket=kv._name,
+                        key=key,
+                        value=msg.data,
+                        revision=meta.sequence.stream,
+                        delta=meta.num_pending,
+                        created=meta.timestamp,  # type: ignore[arg-type]  # nats-py: a datetime
+                        operation=None,
+                    )
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        if name is not None:  # at once, not after the inactivity timeout: a server
+            with contextlib.suppress(Exception):  # caps the consumers a stream may have
+                await kv._js.delete_consumer(kv._stream, name)
+    return list(entries.values())

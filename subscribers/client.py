@@ -57,7 +57,7 @@ from schemas.buckets import (
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
 from schemas.subjects import Endpoint, Network
-from subscribers.buckets import ensure_bucket
+from subscribers.buckets import ensure_bucket, last_entries
 from subscribers.cache import CacheManager, CacheStats
 from subscribers.connection import server_list
 from subscribers.presence import Presence
@@ -93,9 +93,9 @@ class _Mirror(Generic[M]):
     Live values come on a plain subscription to the bucket's republished subject (no
     JetStream consumer while running: a thousand engines cost the server a thousand
     subscriptions, and a stream leader failover costs them nothing). The last values
-    come from a short KV watch at start and again after every reconnect or slow-consumer
-    drop (`reload`). Both carry the stream sequence, so an older value never replaces
-    a newer one whatever the order they arrive in.
+    are read (`last_entries`, a short pull consumer) at start and again after every
+    reconnect or slow-consumer drop (`reload`). Both carry the stream sequence, so an
+    older value never replaces a newer one whatever the order they arrive in.
     """
 
     def __init__(
@@ -141,15 +141,8 @@ class _Mirror(Generic[M]):
                 await sub.unsubscribe()
 
     async def _load(self, pattern: str) -> None:
-        watcher = await self.kv.watch(pattern)
-        try:
-            async for entry in watcher:
-                if entry is None:  # the last values are all in
-                    break
-                await self._apply(entry)
-        finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()  # type: ignore[no-untyped-call]
+        for entry in await last_entries(self.kv, pattern):
+            await self._apply(entry)
         self.loaded.set()
 
     async def _on_message(self, msg: Msg) -> None:

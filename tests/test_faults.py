@@ -192,3 +192,45 @@ async def test_a_thousand_consumers(
     for c in conns:
         await c.close()
     print(f"\n{n} consumers registered and counted in {registered:.2f} s (counted {counted:.2f})")
+
+
+@pytest.mark.timeout(180)
+async def test_a_thousand_engines_past_the_servers_consumer_limit(
+    start_streamer: StartStreamer, fresh_nats: NatsServer, localnet: LocalnetServer
+) -> None:
+    """1100 engines (full clients, 10 shared connections) connect: nats-server caps a
+    stream at 1000 consumers, but engines hold none while running (live values on plain
+    subscriptions; last values read with a consumer deleted at once), so every one
+    loads, registers, and receives a new funding rate."""
+    app = await start_streamer(presence_ttl=15)
+    n = 1100
+    conns = [await nats.connect(fresh_nats.url) for _ in range(10)]
+    engines = [
+        DriftStreamClient("local", nc=conns[i % len(conns)], name=f"e{i}", consumer_id=f"e{i:04d}")
+        for i in range(n)
+    ]
+    try:
+        started = time.perf_counter()
+        for batch in range(0, n, 100):
+            await asyncio.gather(*(e.connect() for e in engines[batch : batch + 100]))
+        connected = time.perf_counter() - started
+        await wait_until(lambda: app.consumers == n, timeout=30)
+        await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
+        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        localnet.markets.apply(MarketPatch(symbol="ETH-PERP", last_funding_rate=-31_337))
+        started = time.perf_counter()
+
+        def everyone_has_it() -> bool:
+            funding = (e._funding.cache._entries.get("local.ETH-PERP") for e in engines)  # type: ignore[union-attr]
+            return all(f is not None and f.value.last_funding_rate == -31_337 for f in funding)
+
+        await wait_until(everyone_has_it, timeout=30)
+        fanned = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(e.close() for e in engines), return_exceptions=True)
+        for c in conns:
+            await c.close()
+    print(
+        f"\n{n} engines connected in {connected:.2f} s; a funding change reached all of "
+        f"them in {fanned * 1000:.0f} ms"
+    )
