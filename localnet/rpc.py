@@ -80,7 +80,7 @@ class RpcMethods:
             return handler(params)
         except RpcError:
             raise
-        except (TypeError, ValueError, KeyError, IndexError) as exc:
+        except (TypeError, ValueError, KeyError, IndexError, ArithmeticError) as exc:
             raise RpcError(INVALID_PARAMS, f"Invalid params: {exc}") from exc
 
     def _context(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -125,7 +126,10 @@ class Dashboard:
         history stream, thinned to at most MAX_POINTS points."""
         try:
             symbol = validate_symbol(request.query.get("symbol", ""))
-            hours = min(max(float(request.query.get("hours", "24")), 0.01), 24 * 7)
+            hours = float(request.query.get("hours", "24"))
+            if not math.isfinite(hours):  # min/max let NaN through
+                raise ValueError(f"hours must be a number, not {hours}")
+            hours = min(max(hours, 0.01), 24 * 7)
         except (SchemaError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         points = await read_history(self.client, symbol, hours)
