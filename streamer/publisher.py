@@ -16,7 +16,15 @@ from typing import Any
 
 from nats.js.kv import KeyValue
 
-from schemas import FundingRate, MarketList, MarketSnapshot, encode, market_key, markets_key
+from schemas import (
+    FundingRate,
+    MarketList,
+    MarketSnapshot,
+    PerpMarketInfo,
+    encode,
+    market_key,
+    markets_key,
+)
 from schemas.buckets import FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
@@ -66,6 +74,11 @@ class Publisher:
         self.prices: dict[str, MarketSnapshot] = {}
         self.market_list: MarketList | None = None
         self._invalid_logged: set[str] = set()
+        # The last state of each market that was built into models: a market whose
+        # state is the same costs nothing until its refresh is due (a pass after one
+        # account update builds one market's models, not 85).
+        self._states: dict[int, MarketState] = {}
+        self._infos: dict[int, PerpMarketInfo] = {}
 
     def _due(self, bucket: str, key: str, model: SchemaModel, now: float) -> bool:
         content = model.model_dump(exclude=_VOLATILE)
@@ -75,9 +88,19 @@ class Publisher:
         self._last[(bucket, key)] = _Last(content, now)
         return True
 
+    def _refresh_due(self, symbol: str, now: float) -> bool:
+        """Whether a market's funding or price must be re-sent (TTL/2) even unchanged."""
+        key = f"{self._network}.{symbol}"
+        for bucket in (FUNDING_BUCKET, PRICES_BUCKET):
+            last = self._last.get((bucket, key))
+            if last is not None and now - last.at >= self._refresh[bucket]:
+                return True
+        return (FUNDING_BUCKET, key) not in self._last
+
     def forget(self) -> None:
         """Drop what was published: the next pass writes everything (after a restart)."""
         self._last.clear()
+        self._states.clear()
 
     async def publish(
         self, snapshot: SourceSnapshot, *, epoch: int, ts: float | None = None
@@ -88,8 +111,15 @@ class Publisher:
         result = PublishResult()
         puts: list[tuple[str, str, bytes]] = []
         infos = []
+        rebuilt = 0
         for state in snapshot.markets:
+            if self._states.get(state.market_index) == state and not self._refresh_due(
+                state.symbol, now
+            ):
+                infos.append(self._infos[state.market_index])  # unchanged: nothing to build
+                continue
             try:
+                key = market_key(self._network, state.symbol)
                 funding = funding_rate(
                     state, network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch
                 )
@@ -101,7 +131,9 @@ class Publisher:
                 self._skip(state, exc)
                 result.skipped_invalid += 1
                 continue
-            key = market_key(self._network, funding.symbol)
+            rebuilt += 1
+            self._states[state.market_index] = state
+            self._infos[state.market_index] = infos[-1]
             self.funding[funding.symbol] = funding
             if self._due(FUNDING_BUCKET, key, funding, now):
                 puts.append((FUNDING_BUCKET, key, encode(funding)))
@@ -109,13 +141,21 @@ class Publisher:
                 self.prices[price.symbol] = price
                 if self._due(PRICES_BUCKET, key, price, now):
                     puts.append((PRICES_BUCKET, key, encode(price)))
-        market_list = MarketList(
-            network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch, markets=tuple(infos)
-        )
-        self.market_list = market_list
         key = markets_key(self._network)
-        if self._due(MARKETS_BUCKET, key, market_list, now):
-            puts.append((MARKETS_BUCKET, key, encode(market_list)))
+        listed = self._last.get((MARKETS_BUCKET, key))
+        if (
+            rebuilt
+            or self.market_list is None
+            or len(infos) != len(self.market_list.markets)
+            or listed is None
+            or now - listed.at >= self._refresh[MARKETS_BUCKET]
+        ):
+            market_list = MarketList(
+                network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch, markets=tuple(infos)
+            )
+            self.market_list = market_list
+            if self._due(MARKETS_BUCKET, key, market_list, now):
+                puts.append((MARKETS_BUCKET, key, encode(market_list)))
         # Pipelined: every put is in flight at once, each awaiting its JetStream ack.
         outcomes = await asyncio.gather(
             *(self._kvs[bucket].put(k, data) for bucket, k, data in puts), return_exceptions=True
