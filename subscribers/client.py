@@ -61,6 +61,7 @@ from subscribers.buckets import ensure_bucket, last_entries
 from subscribers.cache import CacheManager, CacheStats
 from subscribers.connection import server_list
 from subscribers.presence import Presence
+from subscribers.waits import raise_if_cancelled
 
 __all__ = ["ApiError", "ClientStats", "DriftStreamClient"]
 
@@ -125,13 +126,18 @@ class _Mirror(Generic[M]):
         sub = await self._nc.subscribe(self._subject, cb=self._on_message)
         try:
             while True:
+                raise_if_cancelled()
                 self.reload.clear()
+                # The load is the truth: a nats-server killed before it wrote its last
+                # messages restarts with lower sequences, which must not look old to us.
+                self._seqs.clear()
                 try:
                     async with asyncio.timeout(_LOAD_TIMEOUT_S):
                         await self._load(pattern)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # NATS down or a stalled watch: again shortly
+                    raise_if_cancelled()  # nats-py turns a cancellation into its timeout
                     log.warning("loading %s failed, retrying: %r", self.kv._name, exc)
                     await asyncio.sleep(0.5)
                     continue
@@ -384,7 +390,8 @@ class DriftStreamClient:
         """Release presence (the streamer may stop its DriftClient) and disconnect."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # bounded: a task stuck in a library must not hold up close
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
         if self._presence is not None:
             await self._presence.__aexit__(None, None, None)

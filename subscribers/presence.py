@@ -19,6 +19,7 @@ from nats.js.kv import KeyValue
 
 from schemas import ConsumerPresence, consumer_key, encode
 from schemas.subjects import Network
+from subscribers.waits import raise_if_cancelled
 
 __all__ = ["Presence"]
 
@@ -75,4 +76,5 @@ class Presence:
             try:
                 await self._put()
             except Exception as exc:  # NATS away: the next beat tries again
+                raise_if_cancelled()  # nats-py turns a cancellation into its timeout
                 log.warning("presence heartbeat failed: %r", exc, extra={"key": self.key})

@@ -31,12 +31,13 @@ def _engine(server: NatsServer, name: str = "engine") -> DriftStreamClient:
 
 
 async def _next_rate(updates: object, rate: int, within: float) -> float:
-    """Seconds until the watched market shows `rate`."""
+    """Seconds until the watched market shows `rate` (at most `within` in all)."""
     started = time.perf_counter()
-    while True:
-        value = await asyncio.wait_for(anext(updates), within)  # type: ignore[call-overload]
-        if value.last_funding_rate == rate:
-            return time.perf_counter() - started
+    async with asyncio.timeout(within):
+        while True:
+            value = await anext(updates)  # type: ignore[call-overload]
+            if value.last_funding_rate == rate:
+                return time.perf_counter() - started
 
 
 async def _kv_value(kv: KeyValue, key: str) -> FundingRate | None:
