@@ -17,11 +17,12 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from schemas import FundingRate
 from subscribers.adapter import DriftAdapter
 
-__all__ = ["EngineReport", "parser", "rank", "run"]
+__all__ = ["EngineReport", "direct_client", "direct_markets", "parser", "rank", "run"]
 
 
 @dataclass
@@ -88,23 +89,26 @@ async def run(
     return report
 
 
-async def run_direct(rpc_url: str, *, timeout_s: float) -> EngineReport:
-    """The way engines worked before the streamer: a DriftClient each, subscribed to
-    every market by index (one websocket and one initial read per market and oracle),
-    reading accounts that may be missing (KeyError) or not yet loaded (None)."""
-    # driftpy only on this path: the library itself never imports it
-    from driftpy.account_subscription_config import AccountSubscriptionConfig
+def direct_markets() -> list[Any]:
+    """The mainnet perp market configs a pre-streamer engine subscribed to by index."""
     from driftpy.constants.perp_markets import mainnet_perp_market_configs
+
+    return list(mainnet_perp_market_configs)
+
+
+def direct_client(rpc_url: str) -> Any:
+    """A DriftClient the pre-streamer way (not yet subscribed): every perp market and
+    its oracle by index, one websocket and one initial read each. driftpy is imported
+    here only: the library itself never imports it."""
+    from driftpy.account_subscription_config import AccountSubscriptionConfig
     from driftpy.drift_client import DriftClient
     from driftpy.types import OracleInfo
     from solana.rpc.async_api import AsyncClient
     from solders.keypair import Keypair
 
-    report = EngineReport(path="direct")
-    configs = list(mainnet_perp_market_configs)
-    connection = AsyncClient(rpc_url)
-    client = DriftClient(
-        connection,
+    configs = direct_markets()
+    return DriftClient(
+        AsyncClient(rpc_url),
         Keypair(),
         env="mainnet",
         account_subscription=AccountSubscriptionConfig("websocket"),
@@ -113,6 +117,16 @@ async def run_direct(rpc_url: str, *, timeout_s: float) -> EngineReport:
         oracle_infos=[OracleInfo(c.oracle, c.oracle_source) for c in configs],
         sub_account_ids=[],
     )
+
+
+async def run_direct(rpc_url: str, *, timeout_s: float) -> EngineReport:
+    """The way engines worked before the streamer: a DriftClient each, subscribed to
+    every market by index (one websocket and one initial read per market and oracle),
+    reading accounts that may be missing (KeyError) or not yet loaded (None)."""
+    report = EngineReport(path="direct")
+    client = direct_client(rpc_url)
+    connection = client.connection
+    configs = direct_markets()
     try:
         async with asyncio.timeout(timeout_s):
             await client.subscribe()

@@ -1,0 +1,131 @@
+"""The benchmark report: percentiles, and the markdown/JSON/PNG written from a run's
+results (the runs themselves take minutes: `python -m benchmarks --quick`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.latency import percentiles
+from benchmarks.report import write_report
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    """p50/p99/max of 1..100 are 50, 99, 100; an empty sample says so."""
+    stats = percentiles([float(v) for v in range(100, 0, -1)])
+    assert stats == {"n": 100, "p50": 50.0, "p99": 99.0, "max": 100.0}
+    assert percentiles([]) == {"n": 0}
+
+
+def _load(mode: str, n: int, requests: int, limited: bool = True) -> dict[str, Any]:
+    rss = 100.0 * n if mode == "legacy" else 10.0 * n
+    return {
+        "mode": mode,
+        "engines": n,
+        "window_s": 60.0,
+        "limited": limited,
+        "http_requests": requests,
+        "rpc_calls": requests,
+        "rate_limited": 0 if mode == "streamer" else requests // 2,
+        "ws_connections": 5,
+        "ws_refused": 0,
+        "peak_ws_open": 5,
+        "peak_subscriptions": 124,
+        "engines_with_data": n if mode == "streamer" else 0,
+        "ready_ms_p50": 5.0,
+        "subscribe_failures": 0,
+        "rss_engines_mb": rss,
+        "rss_streamer_mb": 100.0 if mode == "streamer" else 0.0,
+        "rss_nats_mb": 30.0 if mode == "streamer" else 0.0,
+        "rss_total_mb": rss + (130.0 if mode == "streamer" else 0.0),
+        "requests_per_method": {},
+    }
+
+
+def _results() -> dict[str, Any]:
+    lat = {"n": 3, "p50": 4.0, "p99": 6.0, "max": 7.0}
+    return {
+        "rpc_load": [
+            _load(mode, n, 7 if mode == "streamer" else 100 * n)
+            for n in (1, 10, 50)
+            for mode in ("legacy", "streamer")
+        ],
+        "memory": [
+            _load(mode, n, 7, limited=False) for n in (1, 10) for mode in ("legacy", "streamer")
+        ],
+        "memory_summary": {
+            "n": 10,
+            "legacy_total_mb": 1000.0,
+            "streamer_total_mb": 230.0,
+            "total_less_pct": 77.0,
+            "legacy_per_engine_mb": 100.0,
+            "streamer_per_engine_mb": 10.0,
+            "per_engine_less_pct": 90.0,
+        },
+        "marginal_memory": {
+            "engines": 10,
+            "streamer_mb_per_engine": 0.4,
+            "legacy_mb_per_engine": 20.0,
+            "less_pct": 98.0,
+        },
+        "latency": {
+            "streamer_end_to_end_ms": lat,
+            "pipeline_share_ms": {"n": 3, "p50": 0.5, "p99": 3.0, "max": 3.0},
+            "legacy_ms": lat,
+            "samples_ms": {"streamer": [4.0, 5.0, 7.0], "legacy": [1.0, 2.0], "share": [0.5]},
+        },
+        "first_data": {
+            "streamer_ms": lat,
+            "legacy_ms": {"n": 2, "p50": 300.0, "p99": 400.0, "max": 400.0},
+        },
+        "fanout": {
+            "engines": 100,
+            "rounds": 50,
+            "window_s": 20.0,
+            "markets": 85,
+            "values_written": 8000,
+            "engines_complete": 100,
+            "received_min": 8000,
+            "received_max": 8000,
+            "streamer_cpu_s": 2.0,
+            "streamer_cpu_pct": 10.0,
+            "cpu_per_value_us": 250.0,
+            "nats_in_msgs_per_s": 400.0,
+            "nats_out_msgs_per_s": 40000.0,
+            "nats_out_mb_per_s": 25.0,
+        },
+        "profile": {
+            "markets": 85,
+            "snapshot_ms_p50": 1.0,
+            "publish_all_ms_p50": 2.0,
+            "publish_unchanged_ms_p50": 0.08,
+            "us_per_market_decoded": 35.0,
+            "top": [
+                {
+                    "function": "streamer/decode.py:72(market_state)",
+                    "calls_per_pass": 85,
+                    "own_us_per_pass": 500.0,
+                    "cum_us_per_pass": 2600.0,
+                }
+            ],
+        },
+        "meta": {"date": "2026-11-24", "machine": "2 cores", "took_s": 100.0},
+    }
+
+
+def test_report_states_each_goal_and_writes_its_files(tmp_path: Path) -> None:
+    """Every goal gets a met/missed verdict from the numbers (a missed one is said so),
+    and the JSON and the three plots are written next to the markdown."""
+    path = write_report(_results(), tmp_path, "python -m benchmarks")
+    text = path.read_text()
+    assert "independent of N: met" in text
+    assert "99.9 % fewer HTTP requests than legacy (goal >= 98 %): met" in text
+    assert "pipeline's share p99 under 2 ms: **missed**" in text  # 3.0 ms in the sample
+    assert "End to end p99 under 25 ms: met" in text
+    assert "No message lost: met" in text
+    assert "`streamer/decode.py:72(market_state)`" in text
+    out = tmp_path / "benchmarks"
+    assert json.loads((out / "results.json").read_text())["fanout"]["engines"] == 100
+    for plot in ("rpc_load.png", "memory.png", "latency.png"):
+        assert (out / plot).read_bytes()[:4] == b"\x89PNG"
