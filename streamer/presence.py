@@ -75,7 +75,9 @@ class PresenceTracker:
 
     async def live_count(self) -> int:
         """Keys under `<net>.` now; a value that does not parse still counts."""
-        entries = await last_entries(self._kv, f"{self.network}.*", headers_only=True)
+        # whole values, not headers only: nats-server 2.15.1 panics turning a stored
+        # 1-byte header block into a headers-only delivery (any engine can store one)
+        entries = await last_entries(self._kv, f"{self.network}.*")
         self._known = {entry.key for entry in entries}
         return len(self._known)
 

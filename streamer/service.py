@@ -97,7 +97,7 @@ def parse_market(payload: bytes) -> str | int:
     if isinstance(value, bool):
         raise BadRequest("a market is a name or an index, not a boolean")
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        value = int(value)
+        value = int(value.strip())  # the match was of the stripped text
     if isinstance(value, int):
         if not 0 <= value <= 65_535:
             raise BadRequest(f"market index {value} out of range")

@@ -406,8 +406,8 @@ class DriftStreamClient:
 
     async def _symbol(self, market: str | int) -> str | None:
         if isinstance(market, int) or (isinstance(market, str) and market.isdigit()):
-            listing = await self.markets()
-            info = listing.get(int(market)) if listing is not None else None
+            listing = await self.markets()  # ("①".isdigit() holds: get() sorts it out)
+            info = listing.get(market) if listing is not None else None
             return None if info is None else info.symbol
         try:
             return validate_symbol(market)

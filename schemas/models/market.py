@@ -9,6 +9,9 @@ from schemas.subjects import validate_symbol
 __all__ = ["MarketList", "MarketSnapshot", "PerpMarketInfo"]
 
 
+_MAX_INDEX_DIGITS = 6  # market indexes are u16
+
+
 class MarketSnapshot(MarketModel):
     """Oracle, mark, bid/ask and open interest of one market, on `drift.<net>.market.<SYMBOL>`.
 
@@ -68,6 +71,8 @@ class MarketList(WireModel):
         if isinstance(market, bool):
             return None
         if isinstance(market, str) and market.isascii() and market.isdigit():
+            if len(market) > _MAX_INDEX_DIGITS:  # int() refuses thousands of digits
+                return None
             market = int(market)
         if isinstance(market, int):
             return next((m for m in self.markets if m.market_index == market), None)
