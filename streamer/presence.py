@@ -89,6 +89,7 @@ class PresenceTracker:
         try:
             while True:
                 raise_if_cancelled()
+                changed.clear()  # before counting: a key arriving meanwhile counts next
                 try:
                     count = await self.live_count()
                 except Exception as exc:  # NATS down: keep the last count, try again
@@ -97,7 +98,6 @@ class PresenceTracker:
                     if count != self.count:
                         old, self.count = self.count, count
                         await on_count(old, count)
-                changed.clear()
                 await wait_event(changed, self._interval)
         finally:
             watcher.cancel()

@@ -27,7 +27,10 @@ from tests.fixtures_streamer import StartStreamer
 
 
 def _engine(server: NatsServer, name: str = "engine") -> DriftStreamClient:
-    return DriftStreamClient("local", nats_url=server.url, name=name, presence_ttl_s=2)
+    # reconnect against a slow RPC takes seconds: a generous request timeout
+    return DriftStreamClient(
+        "local", nats_url=server.url, name=name, presence_ttl_s=2, request_timeout_s=30
+    )
 
 
 async def _next_rate(updates: object, rate: int, within: float) -> float:

@@ -191,7 +191,7 @@ async def read_history(client: DriftStreamClient, symbol: str, hours: float) -> 
         while len(points) < _READ_LIMIT:
             try:
                 msgs = await sub.fetch(batch=1000, timeout=0.3)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either
                 break
             for msg in msgs:
                 with contextlib.suppress(SchemaError):
