@@ -1,8 +1,12 @@
 """Every benchmark scenario, legacy and streamer side by side, into docs/BENCHMARKS.md.
 
-.venv/bin/python -m benchmarks                 # the full run (about 20 minutes)
-.venv/bin/python -m benchmarks --window 300    # RPC load over 5 minutes per run
-.venv/bin/python -m benchmarks --quick         # a smoke run (about 3 minutes)
+.venv/bin/python -m benchmarks                      # the full run (about 25 minutes)
+.venv/bin/python -m benchmarks --quick              # a smoke run (under 3 minutes)
+.venv/bin/python -m benchmarks --only latency,fanout --duration 120
+.venv/bin/python -m benchmarks --rewrite            # the doc again from results.json
+
+A run of some scenarios (`--only`) keeps the other scenarios' results from the last
+results.json and says in the report when each ran and with what settings.
 """
 
 from __future__ import annotations
@@ -10,101 +14,123 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import logging
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fanout import profile_pass, run_fanout
-from benchmarks.latency import run_first_data, run_latency
-from benchmarks.memory import run_marginal_memory
 from benchmarks.report import write_report
-from benchmarks.rpc_load import run_load
+from benchmarks.scenarios import SCENARIOS, Plan
 
-
-async def _run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    ns = (1, 3) if args.quick else (1, 10, 50)
-    window = 15.0 if args.quick else args.window
-    results: dict[str, Any] = {"rpc_load": [], "memory": []}
-    for n in ns:
-        for mode in ("legacy", "streamer"):
-            _say(f"rpc load: {mode}, N = {n}, {window:.0f} s")
-            results["rpc_load"].append((await run_load(mode, n, window, root)).to_json())
-    memory_ns = (1, 3) if args.quick else (1, 10)
-    for n in memory_ns:
-        for mode in ("legacy", "streamer"):
-            _say(f"memory: {mode}, N = {n}")
-            result = await run_load(mode, n, args.memory_window, root, limits=False)
-            results["memory"].append(result.to_json())
-    results["memory_summary"] = _memory_summary(results["memory"], memory_ns)
-    _say("memory: one more engine in a process")
-    results["marginal_memory"] = await run_marginal_memory(root, 3 if args.quick else 10)
-    _say("latency")
-    results["latency"] = await run_latency(root, samples=50 if args.quick else 300)
-    _say("time to first data")
-    results["first_data"] = await run_first_data(
-        root, 10 if args.quick else 30, 2 if args.quick else 5
-    )
-    _say("fan-out")
-    results["fanout"] = await run_fanout(
-        root, engines=20 if args.quick else 100, rounds=10 if args.quick else 50
-    )
-    _say("profile")
-    results["profile"] = await profile_pass(50 if args.quick else 200)
-    return results
-
-
-def _memory_summary(memory: list[dict[str, Any]], ns: tuple[int, int]) -> dict[str, float]:
-    def total(mode: str, n: int) -> float:
-        return float(
-            next(r["rss_total_mb"] for r in memory if r["mode"] == mode and r["engines"] == n)
-        )
-
-    low, high = ns
-    legacy_per = (total("legacy", high) - total("legacy", low)) / (high - low)
-    streamer_per = (total("streamer", high) - total("streamer", low)) / (high - low)
-    return {
-        "n": high,
-        "legacy_total_mb": total("legacy", high),
-        "streamer_total_mb": total("streamer", high),
-        "total_less_pct": 100 * (1 - total("streamer", high) / total("legacy", high)),
-        "legacy_per_engine_mb": legacy_per,
-        "streamer_per_engine_mb": streamer_per,
-        "per_engine_less_pct": 100 * (1 - streamer_per / legacy_per),
-    }
+__all__ = ["main"]
 
 
 def _say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
+async def _run(plan: Plan, names: list[str], root: Path, command: str) -> dict[str, Any]:
+    # SIGTERM cancels the run like Ctrl-C: every scenario stops what it started
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    results: dict[str, Any] = {"meta": {"scenarios": {}}}
+    for name in names:
+        _say(f"{name}: {plan.settings(name)}")
+        started = time.monotonic()
+        results.update(await SCENARIOS[name](plan, root))
+        results["meta"]["scenarios"][name] = {
+            "date": datetime.date.today().isoformat(),
+            "took_s": time.monotonic() - started,
+            "quick": plan.quick,
+            "settings": plan.settings(name),
+            "command": command,
+        }
+    return results
+
+
+def _merge(previous: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """The last results with this run's scenarios replaced."""
+    try:
+        merged: dict[str, Any] = json.loads(previous.read_text())
+    except (OSError, ValueError):
+        return results
+    scenarios = {**merged.get("meta", {}).get("scenarios", {}), **results["meta"]["scenarios"]}
+    merged.update(results)
+    merged["meta"] = {**results["meta"], "scenarios": scenarios}
+    return merged
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown scenario {', '.join(sorted(unknown))}; pick from {', '.join(SCENARIOS)}"
+        )
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--window", type=float, default=120.0, help="RPC-load seconds per run")
-    parser.add_argument("--memory-window", type=float, default=45.0, help="memory seconds per run")
+    parser.add_argument(
+        "--duration",
+        "--window",
+        type=float,
+        default=300.0,
+        help="seconds of each RPC-load run (default 300: the issue's 5 minutes of data)",
+    )
     parser.add_argument("--quick", action="store_true", help="small N, short windows")
+    parser.add_argument(
+        "--only",
+        type=_names,
+        default=list(SCENARIOS),
+        help=f"comma-separated scenarios (default all: {','.join(SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="engine processes starting at once"
+    )
     parser.add_argument("--docs", type=Path, default=Path("docs"), help="where to write")
+    parser.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="run nothing: rewrite the markdown and plots from the last results.json",
+    )
     args = parser.parse_args()
+    command = " ".join(["python -m benchmarks", *sys.argv[1:]])
+    previous = args.docs / "benchmarks" / "results.json"
+    if args.rewrite:
+        _say(f"wrote {write_report(json.loads(previous.read_text()), args.docs, command)}")
+        return
     logging.disable(logging.WARNING)  # the runs provoke 429s and refusals on purpose
+    # localnet's websocket server logs a traceback when a stopped engine's socket closes
+    # while it answers the upgrade: expected at every engine stop, noise here
+    logging.getLogger("aiohttp.server").disabled = True
+    plan = Plan(quick=args.quick, duration_s=args.duration, concurrency=args.concurrency)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        results = asyncio.run(_run(args, Path(tmp)))
-    results["meta"] = {
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
-        "took_s": time.monotonic() - started,
-        "quick": args.quick,
-        "window_s": 15.0 if args.quick else args.window,
-    }
-    command = "python -m benchmarks" + (" --quick" if args.quick else "")
-    if not args.quick and args.window != 120.0:
-        command += f" --window {args.window:.0f}"
+    with tempfile.TemporaryDirectory(prefix="drift-bench-") as tmp:
+        try:
+            results = asyncio.run(_run(plan, args.only, Path(tmp), command))
+        except asyncio.CancelledError:  # SIGTERM: what it started is stopped already
+            _say("stopped before the end: nothing written")
+            sys.exit(1)
+    results["meta"].update(
+        date=datetime.date.today().isoformat(),
+        machine=f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        took_s=time.monotonic() - started,
+        quick=args.quick,
+        duration_s=plan.window_s,
+    )
+    if set(args.only) != set(SCENARIOS):
+        results = _merge(previous, results)
     path = write_report(results, args.docs, command)
-    print(path.read_text())
+    _say(f"wrote {path} and {args.docs / 'benchmarks'}/")
 
 
 if __name__ == "__main__":

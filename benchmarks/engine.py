@@ -3,7 +3,8 @@
     python -m benchmarks.engine streamer --nats-url URL
     python -m benchmarks.engine legacy --rpc-url URL
 
-It prints `{"ready": ...}` once it has funding (with how long that took), reads every
+It prints `{"started": ...}` once its imports are done (the fleet starts engines a few
+at a time), `{"ready": ...}` once it has funding (with how long that took), reads every
 market's funding once a second until SIGTERM, then prints its report. The legacy engine
 is what engines did before the streamer: a DriftClient of its own subscribed to every
 perp market by index, retrying its subscribe every few seconds when the RPC refuses
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import random
 import signal
@@ -23,10 +25,13 @@ from typing import Any
 
 __all__ = ["main"]
 
+_BOOT = time.time()
+
 
 async def _streamer(nats_url: str, stop: asyncio.Event, report: dict[str, Any]) -> None:
     from subscribers.client import DriftStreamClient
 
+    _started()
     started = time.perf_counter()
     async with DriftStreamClient("local", nats_url=nats_url, name="bench-engine") as client:
         while not stop.is_set():
@@ -43,6 +48,8 @@ async def _legacy(rpc_url: str, stop: asyncio.Event, report: dict[str, Any]) -> 
     from subscribers.examples.funding_engine import direct_client, direct_markets
 
     configs = direct_markets()
+    importlib.import_module("driftpy.drift_client")  # the heavy part of a start
+    _started()
     started = time.perf_counter()
     client: Any = None
     while not stop.is_set() and client is None:
@@ -79,6 +86,11 @@ async def _legacy(rpc_url: str, stop: asyncio.Event, report: dict[str, Any]) -> 
         with contextlib.suppress(Exception):  # shutting down: nothing to do about it
             async with asyncio.timeout(10):
                 await client.unsubscribe()
+
+
+def _started() -> None:
+    """Imports done: seconds since the interpreter started."""
+    print(json.dumps({"started": time.time() - _BOOT}), flush=True)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

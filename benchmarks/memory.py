@@ -1,9 +1,6 @@
-"""Marginal memory of one more engine inside a process that already runs engines:
-a DriftStreamClient against a DriftClient subscribed to every market by index.
-
-The process-per-engine figures (rpc_load) carry a Python interpreter and its imports
-per engine (nats-py alone brings aiohttp: about 36 MB before any data); this is what
-each further engine costs when engines share a process.
+"""Memory: the process-per-engine totals (from `rpc_load` runs without limits), what one
+more engine costs inside a process that already runs one, and the floor an engine
+process stands on (an interpreter and its imports, before any data).
 """
 
 from __future__ import annotations
@@ -12,15 +9,68 @@ import asyncio
 import contextlib
 import gc
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.latency import legacy_client, pipeline
+from benchmarks.harness import close_legacy, legacy_client, pipeline
 from benchmarks.procs import rss_mb
 from schemas import StreamerState
 from subscribers.client import DriftStreamClient
 
-__all__ = ["run_marginal_memory"]
+__all__ = ["FLOORS", "memory_summary", "run_floor", "run_marginal_memory"]
+
+# What a fresh interpreter holds after these imports (each in a process of its own).
+FLOORS = {
+    "Python alone": "",
+    "+ pydantic and the wire models (schemas)": "import schemas",
+    "+ nats-py (which imports aiohttp)": "import schemas, nats",
+    "a streamer engine's imports (subscribers.client)": "import subscribers.client",
+    "the same, aiohttp blocked (nats-py's websocket transport is optional)": (
+        "import sys; sys.modules['aiohttp'] = None; import subscribers.client"
+    ),
+    "a legacy engine's imports (driftpy's DriftClient)": "import driftpy.drift_client",
+}
+_PRINT_RSS = "print(next(l.split()[1] for l in open('/proc/self/status') if l[:6] == 'VmRSS:'))"
+
+
+def memory_summary(memory: list[dict[str, Any]]) -> dict[str, float]:
+    """Total at the largest N and marginal RSS per engine process (between the
+    smallest and the largest N), each way, from `rpc_load` runs without limits."""
+    ns = sorted({r["engines"] for r in memory})
+    low, high = ns[0], ns[-1]
+
+    def total(mode: str, n: int, key: str = "rss_total_mb") -> float:
+        return float(next(r[key] for r in memory if r["mode"] == mode and r["engines"] == n))
+
+    legacy_per = (total("legacy", high) - total("legacy", low)) / (high - low)
+    streamer_per = (total("streamer", high) - total("streamer", low)) / (high - low)
+    return {
+        "n": high,
+        "n_low": low,
+        "legacy_total_mb": total("legacy", high),
+        "streamer_total_mb": total("streamer", high),
+        "total_less_pct": 100 * (1 - total("streamer", high) / total("legacy", high)),
+        "legacy_pss_mb": total("legacy", high, "pss_total_mb"),
+        "streamer_pss_mb": total("streamer", high, "pss_total_mb"),
+        "pss_less_pct": 100
+        * (1 - total("streamer", high, "pss_total_mb") / total("legacy", high, "pss_total_mb")),
+        "legacy_per_engine_mb": legacy_per,
+        "streamer_per_engine_mb": streamer_per,
+        "per_engine_less_pct": 100 * (1 - streamer_per / legacy_per),
+    }
+
+
+async def run_floor() -> dict[str, float]:
+    """MB of RSS of a fresh interpreter after each set of imports in FLOORS."""
+    floors = {}
+    for label, imports in FLOORS.items():
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", f"{imports}\n{_PRINT_RSS}", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        floors[label] = int(out) / 1024
+    return floors
 
 
 async def run_marginal_memory(root: Path, engines: int = 10) -> dict[str, Any]:
@@ -40,15 +90,15 @@ async def run_marginal_memory(root: Path, engines: int = 10) -> dict[str, Any]:
             gc.collect()
             streamer_mb = (rss_mb(pid) - before) / engines
         legacy = [await legacy_client(ln.url)]  # the warm-up one: imports, caches
-        gc.collect()
-        before = rss_mb(pid)
-        for _ in range(engines):
-            legacy.append(await legacy_client(ln.url))
-        gc.collect()
-        legacy_mb = (rss_mb(pid) - before) / engines
-        for client in legacy:
-            with contextlib.suppress(Exception):
-                await client.unsubscribe()
+        try:
+            gc.collect()
+            before = rss_mb(pid)
+            for _ in range(engines):
+                legacy.append(await legacy_client(ln.url))
+            gc.collect()
+            legacy_mb = (rss_mb(pid) - before) / engines
+        finally:
+            await asyncio.gather(*(close_legacy(c) for c in legacy))
     return {
         "engines": engines,
         "streamer_mb_per_engine": streamer_mb,

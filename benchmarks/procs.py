@@ -1,4 +1,5 @@
-"""Processes of a benchmark run: start them, read their memory and CPU from /proc."""
+"""Processes of a benchmark run: start and stop them, read their memory and CPU from
+/proc (no psutil)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "python", "rss_mb", "stop_all"]
+__all__ = ["cpu_seconds", "pss_mb", "python", "rss_mb", "stop_all"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -19,6 +20,19 @@ def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional memory in MB: shared pages (libraries, the interpreter) divided
+    among the processes that map them, so a sum over processes does not count them
+    twice (0 once it has exited)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -35,9 +49,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def python(
-    module: str, *args: str, env: dict[str, str] | None = None
+    module: str, *args: str, env: dict[str, str] | None = None, nice: int = 0
 ) -> asyncio.subprocess.Process:
-    """`python -m module args...` with stdout piped (each prints JSON lines)."""
+    """`python -m module args...` with stdout piped (each prints JSON lines), `nice`
+    steps below this process's priority."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -46,6 +61,7 @@ async def python(
         env={**os.environ, **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
 
 

@@ -1,41 +1,44 @@
-"""RPC load and memory: N engine processes against a rate-limited mainnet localnet, the
-legacy way (a DriftClient each) or through one streamer, for a fixed window.
+"""RPC load and memory: N engine processes against a mainnet localnet, the legacy way
+(a DriftClient each) or through one streamer, for a fixed window.
 
 Counts at localnet cover the whole window, the engines' start included (that is when
-a DriftClient costs the RPC most); memory is every process of the system at the end
-of the window: engines, plus the streamer and nats-server on the streamer way.
+a DriftClient costs the RPC most). Memory and CPU are every process of the system at
+the end of the window: the engines, plus the streamer and nats-server on the streamer
+way (localnet itself runs in the benchmark's process and is not counted). Both ways
+run at the same time (`run_pair`), each against a localnet of its own; the legacy
+engines a few steps lower in priority, so that on a small machine their CPU storm does
+not starve the streamer side (in production they would not share a machine at all).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import python, rss_mb, stop_all
-from localnet import FaultRequest
+from benchmarks.fleet import Fleet
+from benchmarks.harness import localnet, streamer_process
+from benchmarks.procs import cpu_seconds, pss_mb, rss_mb
+from benchmarks.scrape import counters
 from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
 from streamer.nats_server import NatsServer
+from streamer.ports import free_ports
 
-__all__ = ["PUBLIC_LIMITS", "LoadResult", "run_load"]
+__all__ = ["LoadResult", "run_load", "run_pair"]
 
-# What public Solana RPC providers allow: 100 requests per 10 s, 40 per method, 40
-# connections.
-PUBLIC_LIMITS = {
-    "rate_limit": {"requests": 100, "per_s": 10, "per_method": 40},
-    "max_connections": 40,
-}
+_SIMULATION = SimulationConfig(price_interval_s=1.0, funding_interval_s=60.0)
+_TIMELINE_EVERY_S = 5
+LEGACY_NICE = 5
 
 
 @dataclass
 class LoadResult:
-    """One mode at one N."""
+    """One way at one N."""
 
     mode: str
     engines: int
@@ -46,15 +49,25 @@ class LoadResult:
     rate_limited: int = 0
     ws_connections: int = 0
     ws_refused: int = 0
+    ws_subscribe_requests: int = 0
     peak_ws_open: int = 0
     peak_subscriptions: int = 0
+    engines_started: int = 0
     engines_with_data: int = 0
     ready_ms_p50: float | None = None
     subscribe_failures: int = 0
     rss_engines_mb: float = 0.0
     rss_streamer_mb: float = 0.0
     rss_nats_mb: float = 0.0
+    pss_total_mb: float = 0.0
+    cpu_engines_s: float = 0.0
+    cpu_streamer_s: float = 0.0
+    cpu_nats_s: float = 0.0
     requests_per_method: dict[str, int] = field(default_factory=dict)
+    streamer_restarts: int = 0  # DriftClient restarts (watchdog, errors)
+    streamer_errors: dict[str, int] = field(default_factory=dict)  # by kind
+    # [seconds, HTTP requests, 429s, websockets open, subscriptions] every few seconds
+    timeline: list[list[float]] = field(default_factory=list)
 
     @property
     def rss_total_mb(self) -> float:
@@ -64,76 +77,113 @@ class LoadResult:
         return {**asdict(self), "rss_total_mb": self.rss_total_mb}
 
 
-async def _lines(proc: asyncio.subprocess.Process, into: list[dict[str, Any]]) -> None:
-    assert proc.stdout is not None
-    async for raw in proc.stdout:
-        with contextlib.suppress(ValueError):
-            into.append(json.loads(raw))
+async def run_pair(n: int, window_s: float, root: Path, **kwargs: Any) -> list[LoadResult]:
+    """The legacy way and the streamer way at the same N, at the same time."""
+    return list(
+        await asyncio.gather(
+            run_load("legacy", n, window_s, root, nice=LEGACY_NICE, **kwargs),
+            run_load("streamer", n, window_s, root, **kwargs),
+        )
+    )
 
 
 async def run_load(
-    mode: str, n: int, window_s: float, root: Path, *, limits: bool = True
+    mode: str,
+    n: int,
+    window_s: float,
+    root: Path,
+    *,
+    limits: bool = True,
+    settle_s: float | None = None,
+    concurrency: int = 4,
+    nice: int = 0,
 ) -> LoadResult:
-    """N engines of `mode` ("legacy" or "streamer") for `window_s` seconds; without
-    `limits` the RPC answers everything (memory is then that of subscribed engines)."""
+    """N engines of `mode` ("legacy" or "streamer") for `window_s` seconds. Without
+    `limits` the RPC answers everything; with `settle_s` the window ends that long after
+    every engine has its data (a memory measurement), at the latest after `window_s`."""
     result = LoadResult(mode=mode, engines=n, window_s=window_s, limited=limits)
-    simulation = SimulationConfig(price_interval_s=1.0, funding_interval_s=60.0)
+    helpers: list[int] = []
+    (metrics_port,) = free_ports(1, "127.0.0.1")
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    nats: NatsServer | None = None
     async with contextlib.AsyncExitStack() as stack:
-        ln = await stack.enter_async_context(
-            LocalnetServer(preset="mainnet", slot_ms=400, simulation=simulation)
-        )
-        if limits:
-            await ln.set_faults(FaultRequest.model_validate(PUBLIC_LIMITS))
-        nats_url, helpers = "", []
-        nats: NatsServer | None = None
+        ln = await stack.enter_async_context(localnet(limits=limits, simulation=_SIMULATION))
+        nats_url = ""
         if mode == "streamer":
-            nats = await stack.enter_async_context(NatsServer(store_dir=root / f"js-{n}"))
+            store = root / f"js-{mode}-{n}-{'limited' if limits else 'open'}"
+            nats = await stack.enter_async_context(NatsServer(store_dir=store))
             nats_url = nats.url
-            streamer = await python(
-                "streamer.cli",
-                "--log-level",
-                "WARNING",
-                "streamer",
-                env={"DRIFT_NETWORK": "local", "DRIFT_RPC_URL": ln.url, "NATS_URL": nats_url},
+            streamer = await stack.enter_async_context(
+                streamer_process(ln.url, nats_url, metrics_port=metrics_port)
             )
-            helpers.append(streamer)
-            stack.push_async_callback(stop_all, helpers)
-            assert streamer.stdout is not None
-            await asyncio.wait_for(streamer.stdout.readline(), 60)  # its start line
+            helpers.append(streamer.pid)
         ln.stats.reset()
-        started = time.monotonic()
-        engines = [
-            await python("benchmarks.engine", mode, "--nats-url", nats_url, "--rpc-url", ln.url)
-            for _ in range(n)
-        ]
-        outputs: list[list[dict[str, Any]]] = [[] for _ in engines]
-        readers = [
-            asyncio.create_task(_lines(p, out)) for p, out in zip(engines, outputs, strict=True)
-        ]
-        try:
-            while time.monotonic() - started < window_s:
-                stats = ln.stats_json()
-                result.peak_ws_open = max(result.peak_ws_open, stats["ws_connections_open"])
-                result.peak_subscriptions = max(
-                    result.peak_subscriptions, stats["subscriptions_active"]
-                )
-                await asyncio.sleep(1.0)  # a sampling period, not a wait for an event
-            result.rss_engines_mb = sum(rss_mb(p.pid) for p in engines)
-            result.rss_streamer_mb = sum(rss_mb(p.pid) for p in helpers)
-            result.rss_nats_mb = rss_mb(nats.pid) if nats is not None else 0.0
-            stats = ln.stats_json()
-        finally:
-            await stop_all(engines)
-            await asyncio.gather(*readers, return_exceptions=True)
+        args = [mode, "--nats-url", nats_url, "--rpc-url", ln.url]
+        fleet = await stack.enter_async_context(Fleet(n, args, concurrency=concurrency, nice=nice))
+        if settle_s is None:
+            await _sample(ln, result, window_s)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fleet.all_ready(), window_s)
+            await asyncio.sleep(settle_s)  # settled: the memory of engines with data
+        result.rss_engines_mb, result.cpu_engines_s = fleet.rss_mb(), fleet.cpu_s()
+        result.rss_streamer_mb = sum(rss_mb(pid) for pid in helpers)
+        result.cpu_streamer_s = sum(cpu_seconds(pid) for pid in helpers)
+        pids = helpers + ([nats.pid] if nats is not None and nats.pid else [])
+        result.pss_total_mb = fleet.pss_mb() + sum(pss_mb(pid) for pid in pids)
+        if nats is not None and nats.pid:
+            result.rss_nats_mb, result.cpu_nats_s = rss_mb(nats.pid), cpu_seconds(nats.pid)
+            _streamer_health(metrics_url, result)
+        _count(ln.stats_json(), result)
+    # the fleet has stopped: every engine printed its report
+    ready = [ms for e in fleet.engines if (ms := e.ready_ms()) is not None]
+    result.engines_started = len(fleet.engines)
+    result.engines_with_data = len(ready)
+    result.ready_ms_p50 = statistics.median(ready) if ready else None
+    result.subscribe_failures = sum(e.report().get("subscribe_failures", 0) for e in fleet.engines)
+    return result
+
+
+async def _sample(ln: LocalnetServer, result: LoadResult, window_s: float) -> None:
+    """Peaks every second and a timeline point every few, for `window_s` seconds."""
+    started = time.monotonic()
+    tick = 0
+    while True:
+        elapsed = time.monotonic() - started
+        stats = ln.stats_json()
+        result.peak_ws_open = max(result.peak_ws_open, stats["ws_connections_open"])
+        result.peak_subscriptions = max(result.peak_subscriptions, stats["subscriptions_active"])
+        if tick % _TIMELINE_EVERY_S == 0 or elapsed >= window_s:
+            result.timeline.append(
+                [
+                    round(elapsed, 1),
+                    stats["http_requests"],
+                    stats["rate_limited"],
+                    stats["ws_connections_open"],
+                    stats["subscriptions_active"],
+                ]
+            )
+        if elapsed >= window_s:
+            return
+        tick += 1
+        await asyncio.sleep(min(1.0, window_s - elapsed))  # a sampling period, not an event
+
+
+def _streamer_health(metrics_url: str, result: LoadResult) -> None:
+    """What went wrong in the streamer during the run (restarts, errors by kind)."""
+    restarts = counters(metrics_url, "drift_stream_reconnects_total", "network")
+    result.streamer_restarts = int(sum(restarts.values()))
+    errors = counters(metrics_url, "drift_stream_rpc_errors_total", "kind")
+    result.streamer_errors = {kind: int(n) for kind, n in errors.items() if n}
+
+
+def _count(stats: dict[str, Any], result: LoadResult) -> None:
+    result.peak_ws_open = max(result.peak_ws_open, stats["ws_connections_open"])
+    result.peak_subscriptions = max(result.peak_subscriptions, stats["subscriptions_active"])
     result.http_requests = stats["http_requests"]
     result.rpc_calls = stats["rpc_calls"]
     result.rate_limited = stats["rate_limited"]
     result.ws_connections = stats["ws_connections_total"]
     result.ws_refused = stats["ws_refused"]
+    result.ws_subscribe_requests = sum(stats["ws_requests_per_method"].values())
     result.requests_per_method = dict(stats["requests_per_method"])
-    finals = [out[-1] for out in outputs if out and "mode" in out[-1]]
-    ready = [out[0]["ready"] for out in outputs if out and "ready" in out[0]]
-    result.engines_with_data = len(ready)
-    result.ready_ms_p50 = statistics.median(ready) if ready else None
-    result.subscribe_failures = sum(f.get("subscribe_failures", 0) for f in finals)
-    return result

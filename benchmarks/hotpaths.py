@@ -1,0 +1,146 @@
+"""Where the streamer's time goes: cProfile over its hot paths.
+
+Two views. `profile_pass`: a streamer pass in this process (decode every market, build
+and encode the models; KV writes left out), timed and profiled on the mainnet preset.
+`summarize`: the profile of a whole streamer process (written by `python -m cProfile`
+while it served the fan-out), by package and by function: that one also counts what
+a pass does not (driftpy decoding websocket account updates, nats-py, asyncio).
+"""
+
+from __future__ import annotations
+
+import builtins
+import cProfile
+import pstats
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import localnet
+from localnet import codec
+from localnet.server import LocalnetServer
+from streamer.publisher import Publisher
+from streamer.source import DriftSource
+
+__all__ = ["account_decode_us", "profile_pass", "summarize"]
+
+_SITE = re.compile(r"^.*/(site-packages|python3\.\d+)/")
+_C_OWNER = re.compile(r"(?:of '|built-in method )_?([A-Za-z]\w*)")
+_TTLS = {"drift_funding": 30.0, "drift_prices": 10.0, "drift_markets": 60.0}
+
+
+class _NullKV:
+    async def put(self, key: str, value: bytes) -> int:
+        return 0
+
+
+def _where(filename: str) -> str:
+    return _SITE.sub("", filename).removeprefix(str(Path.cwd()) + "/")
+
+
+def _package(filename: str, name: str) -> str:
+    """The top-level package (or stdlib module) a function belongs to; for a C function
+    the module its name gives (`<method 'to_json' of 'pydantic_core...' objects>`)."""
+    if filename == "~":
+        found = _C_OWNER.search(name)
+        owner = found.group(1) if found else "builtins"
+        return f"{'builtins' if owner in vars(builtins) else owner} (C)"
+    return _where(filename).split("/", 1)[0].removesuffix(".py")
+
+
+def _rows(stats: pstats.Stats, per: float, limit: int) -> list[dict[str, Any]]:
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    ordered = sorted(table.items(), key=lambda item: item[1][2], reverse=True)[:limit]
+    return [
+        {
+            "function": f"{_where(filename)}:{line}({name})",
+            "calls_per_unit": calls / per,
+            "own_us_per_unit": 1e6 * own / per,
+            "cum_us_per_unit": 1e6 * cum / per,
+        }
+        for (filename, line, name), (_, calls, own, cum, _) in ordered
+    ]
+
+
+def summarize(path: Path, per: float, limit: int = 15) -> dict[str, Any]:
+    """A whole-process profile: own time by package (share of the total) and the top
+    functions by own time, per `per` units (e.g. market updates)."""
+    stats = pstats.Stats(str(path))
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    own: Counter[str] = Counter()
+    for (filename, _, name), (_, _, tottime, _, _) in table.items():
+        own[_package(filename, name)] += tottime
+    total = sum(own.values()) or 1.0
+    return {
+        "total_s": total,
+        "per": per,
+        "by_package": [
+            {"package": name, "own_s": secs, "share_pct": 100 * secs / total}
+            for name, secs in own.most_common(12)
+        ],
+        "top": _rows(stats, per, limit),
+    }
+
+
+def account_decode_us(ln: LocalnetServer, rounds: int = 20) -> float:
+    """Microseconds to decode one PerpMarket account with driftpy's IDL coder (anchorpy
+    and construct), what driftpy's websocket subscriber does with every update."""
+    blobs = [codec.build("PerpMarket", view.account) for view in ln.markets.perps]
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for blob in blobs:
+            codec.decode(blob)
+    return 1e6 * (time.perf_counter() - started) / (rounds * len(blobs))
+
+
+async def profile_pass(passes: int = 200) -> dict[str, Any]:
+    """Timings of `passes` passes (alternately every market built, and none changed),
+    then cProfile over `passes // 2` full passes."""
+    async with localnet(limits=False) as ln:
+        decode_us = account_decode_us(ln)
+        source = DriftSource(ln.url)
+        await source.start()
+        kvs: Any = {bucket: _NullKV() for bucket in _TTLS}
+        publisher = Publisher(kvs, "local", _TTLS)
+        try:
+            timings: dict[str, list[float]] = {"snapshot": [], "publish_all": [], "publish_one": []}
+            for i in range(passes):
+                if i % 2 == 0:  # alternate: every market built, or none changed
+                    publisher.forget()
+                started = time.perf_counter()
+                snapshot = await source.snapshot(int(time.time()))
+                mid = time.perf_counter()
+                await publisher.publish(snapshot, epoch=1)
+                timings["snapshot"].append(mid - started)
+                timings["publish_all" if i % 2 == 0 else "publish_one"].append(
+                    time.perf_counter() - mid
+                )
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(passes // 2):
+                publisher.forget()
+                await publisher.publish(await source.snapshot(int(time.time())), epoch=1)
+            profiler.disable()
+        finally:
+            await source.stop()
+    markets = len(snapshot.markets)
+    ms = {k: 1000 * sorted(v)[len(v) // 2] for k, v in timings.items()}
+    return {
+        "markets": markets,
+        "snapshot_ms_p50": ms["snapshot"],
+        "publish_all_ms_p50": ms["publish_all"],
+        "publish_unchanged_ms_p50": ms["publish_one"],
+        "us_per_market_decoded": 1000 * (ms["snapshot"] + ms["publish_all"]) / markets,
+        "account_decode_us": decode_us,
+        "top": [
+            {
+                "function": r["function"],
+                "calls_per_pass": r["calls_per_unit"],
+                "own_us_per_pass": r["own_us_per_unit"],
+                "cum_us_per_pass": r["cum_us_per_unit"],
+            }
+            for r in _rows(pstats.Stats(profiler), passes // 2, 12)
+        ],
+    }

@@ -1,0 +1,117 @@
+"""The issue's scenarios, each one function from a plan (sizes and durations) to its
+entries in results.json."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fanout import run_fanout
+from benchmarks.first_data import run_first_data
+from benchmarks.hotpaths import profile_pass, summarize
+from benchmarks.latency import run_latency_intervals
+from benchmarks.memory import memory_summary, run_floor, run_marginal_memory
+from benchmarks.rpc_load import run_pair
+
+__all__ = ["SCENARIOS", "Plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How big and how long: the full run, or `quick` (a smoke run of a few minutes)."""
+
+    quick: bool = False
+    duration_s: float = 300.0  # each RPC-load run
+    concurrency: int = 4  # engine processes importing at once
+
+    @property
+    def window_s(self) -> float:
+        return 15.0 if self.quick else self.duration_s
+
+    def settings(self, name: str) -> str:
+        """What a scenario ran with, for the report's header."""
+        q = self.quick
+        return {
+            "rpc_load": f"N = {', '.join(map(str, _load_ns(q)))}, {self.window_s:.0f} s each",
+            "memory": f"N = {', '.join(map(str, _memory_ns(q)))} processes; "
+            f"{3 if q else 10} engines added in one process",
+            "latency": f"{50 if q else 300} changes at publish intervals 250 and 50 ms",
+            "first_data": f"{10 if q else 30} streamer engines, {2 if q else 5} DriftClients",
+            "fanout": f"{20 if q else 100} engines, {10 if q else 75} slots of 400 ms",
+            "streamer_cost": f"{50 if q else 200} passes; fan-out {20 if q else 100} engines "
+            f"x {10 if q else 25} slots under cProfile",
+        }[name]
+
+
+def _load_ns(quick: bool) -> tuple[int, ...]:
+    return (1, 3) if quick else (1, 10, 50)
+
+
+def _memory_ns(quick: bool) -> tuple[int, ...]:
+    return (1, 3) if quick else (1, 10)
+
+
+async def rpc_load(plan: Plan, root: Path) -> dict[str, Any]:
+    runs = []
+    for n in _load_ns(plan.quick):
+        pair = await run_pair(n, plan.window_s, root, concurrency=plan.concurrency)
+        runs += [r.to_json() for r in pair]
+    return {"rpc_load": runs}
+
+
+async def memory(plan: Plan, root: Path) -> dict[str, Any]:
+    runs = []
+    for n in _memory_ns(plan.quick):
+        pair = await run_pair(
+            n,
+            60.0 if plan.quick else 180.0,
+            root,
+            limits=False,
+            settle_s=3.0 if plan.quick else 10.0,
+            concurrency=plan.concurrency,
+        )
+        runs += [r.to_json() for r in pair]
+    return {
+        "memory": runs,
+        "memory_summary": memory_summary(runs),
+        "marginal_memory": await run_marginal_memory(root, 3 if plan.quick else 10),
+        "memory_floor": await run_floor(),
+    }
+
+
+async def latency(plan: Plan, root: Path) -> dict[str, Any]:
+    return {"latency": await run_latency_intervals(root, 50 if plan.quick else 300)}
+
+
+async def first_data(plan: Plan, root: Path) -> dict[str, Any]:
+    runs = (10, 2) if plan.quick else (30, 5)
+    return {"first_data": await run_first_data(root, *runs)}
+
+
+async def fanout(plan: Plan, root: Path) -> dict[str, Any]:
+    engines, rounds = (20, 10) if plan.quick else (100, 75)
+    return {"fanout": await run_fanout(root, engines=engines, rounds=rounds)}
+
+
+async def streamer_cost(plan: Plan, root: Path) -> dict[str, Any]:
+    engines, rounds = (20, 10) if plan.quick else (100, 25)
+    profile = Path(tempfile.mkdtemp(dir=root)) / "streamer.prof"
+    run = await run_fanout(root, engines=engines, rounds=rounds, profile_to=profile)
+    return {
+        "profile": await profile_pass(50 if plan.quick else 200),
+        "streamer_profile": summarize(profile, per=run["market_updates"]),
+    }
+
+
+Scenario = Callable[[Plan, Path], Awaitable[dict[str, Any]]]
+SCENARIOS: dict[str, Scenario] = {
+    "rpc_load": rpc_load,
+    "memory": memory,
+    "latency": latency,
+    "first_data": first_data,
+    "fanout": fanout,
+    "streamer_cost": streamer_cost,
+}
