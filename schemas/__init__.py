@@ -73,9 +73,12 @@ from schemas.units import (
     PRICE_PRECISION,
     annualized_rate_pct,
     hourly_rate_pct,
-    predicted_pct_from_driftpy,
+    predicted_hourly_pct,
     price_from_raw,
+    rate_pct,
     select_twap,
+    token_amount,
+    utilization_pct,
 )
 
 __all__ = [
@@ -135,10 +138,13 @@ __all__ = [
     "network_wildcard",
     "parse_consumer_key",
     "parse_market_key",
-    "predicted_pct_from_driftpy",
+    "predicted_hourly_pct",
     "price_from_raw",
+    "rate_pct",
     "select_twap",
     "status_subject",
+    "token_amount",
+    "utilization_pct",
     "validate_consumer_id",
     "validate_endpoint",
     "validate_network",

@@ -1,4 +1,4 @@
-"""Funding and price unit conversions: the only place raw on-chain integers become percent.
+"""Unit conversions: the only place raw on-chain integers become percent or quote units.
 
 Drift stores funding rates with FUNDING_RATE_PRECISION (1e9) in quote per base unit and
 prices with PRICE_PRECISION (1e6). The hourly funding rate in percent is the rate divided
@@ -9,22 +9,32 @@ wrong: do not copy it.)
 from __future__ import annotations
 
 __all__ = [
-    "DRIFTPY_PCT_PRECISION",
     "FUNDING_RATE_PRECISION",
     "HOURS_PER_YEAR",
+    "PERCENTAGE_PRECISION",
+    "PREDICTED_PCT_PRECISION",
     "PRICE_PRECISION",
+    "SPOT_UTILIZATION_PRECISION",
     "annualized_rate_pct",
     "hourly_rate_pct",
-    "predicted_pct_from_driftpy",
+    "predicted_hourly_pct",
     "price_from_raw",
+    "rate_pct",
     "select_twap",
+    "token_amount",
+    "utilization_pct",
 ]
 
 FUNDING_RATE_PRECISION = 10**9
 PRICE_PRECISION = 10**6
 HOURS_PER_YEAR = 24 * 365.25
-DRIFTPY_PCT_PRECISION = 10**6
-"""driftpy's live funding estimates are percent * 1e6."""
+PREDICTED_PCT_PRECISION = 10**6
+"""The SDK's live funding estimates (`calculateLongShortFundingRateAndLiveTwaps`) are
+percent * 1e6: the UI shows `x * FUNDING_RATE_BUFFER_PRECISION (1e3) / 1e9` percent."""
+PERCENTAGE_PRECISION = 10**6
+"""Spot deposit and borrow rates: a yearly fraction * 1e6."""
+SPOT_UTILIZATION_PRECISION = 10**6
+"""Spot utilization: borrows / deposits * 1e6."""
 
 
 def hourly_rate_pct(last_funding_rate: int, twap: int) -> float | None:
@@ -45,9 +55,25 @@ def select_twap(last_funding_oracle_twap: int, last_oracle_price_twap: int) -> i
     return last_funding_oracle_twap if last_funding_oracle_twap != 0 else last_oracle_price_twap
 
 
-def predicted_pct_from_driftpy(rate: int | float) -> float:
-    """Percent from a driftpy `calculate_long_short_funding_and_live_twaps` estimate (% * 1e6)."""
-    return rate / DRIFTPY_PCT_PRECISION
+def predicted_hourly_pct(rate: int) -> float:
+    """Percent per hour from a live funding estimate (percent * 1e6, see
+    PREDICTED_PCT_PRECISION)."""
+    return rate / PREDICTED_PCT_PRECISION
+
+
+def rate_pct(rate: int) -> float:
+    """Percent per year from a spot deposit or borrow rate (PERCENTAGE_PRECISION 1e6)."""
+    return rate / PERCENTAGE_PRECISION * 100
+
+
+def utilization_pct(utilization: int) -> float:
+    """Percent from a spot utilization (SPOT_UTILIZATION_PRECISION 1e6)."""
+    return utilization / SPOT_UTILIZATION_PRECISION * 100
+
+
+def token_amount(raw: int, decimals: int) -> float:
+    """Token units from a raw token amount with the mint's `decimals`."""
+    return raw / float(10**decimals)
 
 
 def price_from_raw(raw: int) -> float:

@@ -64,8 +64,8 @@ class MarketState:
     bid_price: int | None
     ask_price: int | None
     mark_price: int | None
-    predicted_long: float | None  # driftpy's percent * 1e6
-    predicted_short: float | None
+    predicted_long: int | None  # percent * 1e6
+    predicted_short: int | None
     market_slot: int
 
 
@@ -83,7 +83,7 @@ async def market_state(
             _, _, long_rate, short_rate = await calculate_long_short_funding_and_live_twaps(
                 market, oracle, mark, now
             )
-            predicted_long, predicted_short = float(long_rate), float(short_rate)
+            predicted_long, predicted_short = int(long_rate), int(short_rate)
         except Exception as exc:  # driftpy math on an odd account: derived values unknown
             log.debug("derived prices of market %d unavailable: %r", market.market_index, exc)
             if mark is None:

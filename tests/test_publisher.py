@@ -48,8 +48,8 @@ def _state(index: int, symbol: str, rate: int = 1_000) -> MarketState:
         bid_price=149_900_000,
         ask_price=150_100_000,
         mark_price=150_000_000,
-        predicted_long=1.0,
-        predicted_short=1.0,
+        predicted_long=1,
+        predicted_short=1,
         market_slot=1,
     )
 

@@ -1,29 +1,37 @@
-"""Funding and price unit conversions, checked against values computed by hand."""
+"""Unit conversions (funding, prices, spot rates), checked against values computed by hand."""
 
 from __future__ import annotations
 
 import pytest
 
 from schemas.units import (
-    DRIFTPY_PCT_PRECISION,
     FUNDING_RATE_PRECISION,
     HOURS_PER_YEAR,
+    PERCENTAGE_PRECISION,
+    PREDICTED_PCT_PRECISION,
     PRICE_PRECISION,
+    SPOT_UTILIZATION_PRECISION,
     annualized_rate_pct,
     hourly_rate_pct,
-    predicted_pct_from_driftpy,
+    predicted_hourly_pct,
     price_from_raw,
+    rate_pct,
     select_twap,
+    token_amount,
+    utilization_pct,
 )
 
 REL = 1e-12
 
 
 def test_precision_constants() -> None:
-    """The precisions are Drift's: funding rates 1e9, prices 1e6, driftpy estimates % * 1e6."""
+    """The precisions are Drift's: funding rates 1e9, prices 1e6, SDK estimates % * 1e6,
+    spot rates and utilization 1e6."""
     assert FUNDING_RATE_PRECISION == 1_000_000_000
     assert PRICE_PRECISION == 1_000_000
-    assert DRIFTPY_PCT_PRECISION == 1_000_000
+    assert PREDICTED_PCT_PRECISION == 1_000_000
+    assert PERCENTAGE_PRECISION == 1_000_000
+    assert SPOT_UTILIZATION_PRECISION == 1_000_000
     assert HOURS_PER_YEAR == 8766.0  # 24 * 365.25
 
 
@@ -88,22 +96,31 @@ def test_select_twap_both_zero_gives_undefined_rate() -> None:
     assert hourly_rate_pct(1_250_000, select_twap(0, 0)) is None
 
 
-def test_predicted_pct_from_driftpy() -> None:
-    """driftpy's estimates are percent * 1e6: dividing by 1e6 gives percent."""
-    assert predicted_pct_from_driftpy(833) == pytest.approx(0.000833, rel=REL)
-    assert predicted_pct_from_driftpy(-12_345) == pytest.approx(-0.012345, rel=REL)
-    assert predicted_pct_from_driftpy(347.5) == pytest.approx(0.0003475, rel=REL)
-    assert predicted_pct_from_driftpy(0) == 0.0
+def test_predicted_hourly_pct() -> None:
+    """The SDK's estimates are percent * 1e6: dividing by 1e6 gives percent."""
+    assert predicted_hourly_pct(833) == pytest.approx(0.000833, rel=REL)
+    assert predicted_hourly_pct(-12_345) == pytest.approx(-0.012345, rel=REL)
+    assert predicted_hourly_pct(0) == 0.0
+
+
+def test_spot_units() -> None:
+    """Spot rates and utilization are 1e6 fractions; token amounts scale by decimals."""
+    assert rate_pct(52_500) == pytest.approx(5.25, rel=REL)  # 0.0525 a year
+    assert rate_pct(0) == 0.0
+    assert utilization_pct(1_000_000) == pytest.approx(100.0, rel=REL)
+    assert utilization_pct(123_456) == pytest.approx(12.3456, rel=REL)
+    assert token_amount(1_500_000, 6) == pytest.approx(1.5, rel=REL)
+    assert token_amount(25, 0) == 25.0
 
 
 def test_predicted_and_on_chain_units_agree() -> None:
-    """A driftpy estimate and the on-chain rate for the same spread give the same percent."""
+    """An SDK estimate and the on-chain rate for the same spread give the same percent."""
     # Mark-oracle spread 0.0125 USD at a 150 USD twap (raw 12_500 and 150_000_000).
-    # driftpy: twap_spread_pct = 12_500 * 1e6 * 100 / 150_000_000 = 8_333.33 (% * 1e6, daily)
+    # SDK:     twap_spread_pct = 12_500 * 1e6 * 100 / 150_000_000 = 8_333.33 (% * 1e6, daily)
     #          interp_est = int(8_333.33 / 24) = 347 (% * 1e6, hourly) -> 0.000347%
     # on chain: rate = spread / 24 = 0.000520833 USD -> raw 520_833 (1e9)
     #          0.000520833 / 150 * 100 = 0.000347222% per hour
-    predicted = predicted_pct_from_driftpy(347)
+    predicted = predicted_hourly_pct(347)
     on_chain = hourly_rate_pct(520_833, 150_000_000)
     assert predicted == pytest.approx(0.000347, rel=REL)
     assert on_chain == pytest.approx(0.000347222, rel=1e-6)

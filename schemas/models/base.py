@@ -3,7 +3,7 @@
 SchemaModel            config only (frozen, unknown fields ignored, finite floats)
  └── Envelope          v (schema version), network, ts
       └── WireModel    + slot
-           └── MarketModel  + market_index, symbol
+           └── MarketModel  + market_index, symbol, market_slot, oracle_slot
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ class WireModel(Envelope):
 
 
 class MarketModel(WireModel):
-    """A per-market message: adds Drift's market index and symbol."""
+    """A per-market message: adds Drift's market index and symbol, and the slots of the
+    account versions its values were computed from (`slot` is the newest slot seen)."""
 
     market_index: U16
     symbol: Symbol
+    market_slot: U64 | None = None
+    """Slot of the market account version the values were computed from."""
+    oracle_slot: U64 | None = None
+    """Slot of the oracle account version the values were computed from (None: no oracle)."""

@@ -8,7 +8,7 @@ from schemas.subjects import Network
 from schemas.units import (
     annualized_rate_pct,
     hourly_rate_pct,
-    predicted_pct_from_driftpy,
+    predicted_hourly_pct,
     select_twap,
 )
 
@@ -38,6 +38,15 @@ class FundingRate(MarketModel):
     predicted_long_hourly_pct: Float | None = None
     """Live estimate of the next hourly rate paid by longs, percent."""
     predicted_short_hourly_pct: Float | None = None
+    predicted_at: I64 | None = None
+    """Unix seconds: the `now` the live estimate (and its live TWAPs) was computed for."""
+    mark_twap_live: I64 | None = None
+    """Live mark TWAP the estimate used, raw (1e6)."""
+    oracle_twap_live: I64 | None = None
+    """Live oracle TWAP the estimate used, raw (1e6)."""
+    next_funding_ts: I64 | None = None
+    """Unix seconds when the next funding update can land on chain (from
+    `last_funding_rate_ts` and `funding_period`, the program's on-the-hour rule)."""
     funding_period_s: U64
     epoch: U64
     """Leader lease revision that wrote this value."""
@@ -58,12 +67,19 @@ class FundingRate(MarketModel):
         last24h_avg_funding_rate: int,
         funding_period_s: int,
         epoch: int,
-        predicted_long: int | float | None = None,
-        predicted_short: int | float | None = None,
+        predicted_long: int | None = None,
+        predicted_short: int | None = None,
         last_funding_rate_long: int | None = None,
         last_funding_rate_short: int | None = None,
+        predicted_at: int | None = None,
+        mark_twap_live: int | None = None,
+        oracle_twap_live: int | None = None,
+        next_funding_ts: int | None = None,
+        market_slot: int | None = None,
+        oracle_slot: int | None = None,
     ) -> FundingRate:
-        """Build from `PerpMarket.amm` fields; `predicted_*` in driftpy's percent * 1e6."""
+        """Build from `PerpMarket.amm` fields; `predicted_*` are the SDK's estimates
+        (percent * 1e6, see `schemas.units.predicted_hourly_pct`)."""
         twap = select_twap(last_funding_oracle_twap, last_oracle_price_twap)
         hourly = hourly_rate_pct(last_funding_rate, twap)
         return cls(
@@ -82,10 +98,16 @@ class FundingRate(MarketModel):
             avg_24h_hourly_rate_pct=hourly_rate_pct(last24h_avg_funding_rate, twap),
             predicted_long_hourly_pct=_predicted(predicted_long),
             predicted_short_hourly_pct=_predicted(predicted_short),
+            predicted_at=predicted_at,
+            mark_twap_live=mark_twap_live,
+            oracle_twap_live=oracle_twap_live,
+            next_funding_ts=next_funding_ts,
+            market_slot=market_slot,
+            oracle_slot=oracle_slot,
             funding_period_s=funding_period_s,
             epoch=epoch,
         )
 
 
-def _predicted(rate: int | float | None) -> float | None:
-    return None if rate is None else predicted_pct_from_driftpy(rate)
+def _predicted(rate: int | None) -> float | None:
+    return None if rate is None else predicted_hourly_pct(rate)

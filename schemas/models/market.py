@@ -20,9 +20,12 @@ class MarketSnapshot(MarketModel):
 
     oracle_price: Float
     oracle_price_raw: I64
-    """The oracle price as on chain (PRICE_PRECISION 1e6)."""
-    oracle_slot: U64 | None = None
-    """Slot at which the oracle price was published, when the oracle says."""
+    """The oracle price as Drift's SDK reads it (PRICE_PRECISION 1e6)."""
+    mm_oracle_price: Float | None = None
+    """The market makers' oracle price on the AMM (`amm.mm_oracle_price`), None when inactive."""
+    mm_oracle_price_raw: I64 | None = None
+    mm_oracle_used: bool = False
+    """Whether bid, ask and mark were priced with the MM oracle (else with the oracle)."""
     mark_price: Float | None = None
     bid_price: Float | None = None
     ask_price: Float | None = None
