@@ -29,8 +29,9 @@ from schemas.buckets import FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
 from schemas.subjects import Network
-from streamer.decode import MarketState, funding_rate, market_info, market_snapshot
+from streamer.models import funding_rate, market_info, market_snapshot
 from streamer.source import SourceSnapshot
+from streamer.state import MarketState
 
 __all__ = ["PublishResult", "Publisher"]
 

@@ -33,9 +33,10 @@ from solana.rpc.websocket_api import connect
 from solders.keypair import Keypair
 
 from streamer.backoff import Backoff
-from streamer.decode import MarketState, market_state
+from streamer.decode import market_state
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
 from streamer.redact import redact_url
+from streamer.state import MarketState
 from streamer.waits import raise_if_cancelled
 
 __all__ = [

@@ -83,7 +83,7 @@ class DriftAdapter:
         if self._client is not None:
             return await self._client.funding(market)
         if self._source is not None:
-            from streamer.decode import funding_rate
+            from streamer.models import funding_rate
 
             snapshot = await self._source.snapshot(int(time.time()))
             for state in snapshot.markets:
@@ -102,7 +102,7 @@ class DriftAdapter:
             listing = await self._client.markets()
             return [] if listing is None else list(listing.markets)
         if self._source is not None:
-            from streamer.decode import market_info
+            from streamer.models import market_info
 
             snapshot = await self._source.snapshot(int(time.time()))
             return [market_info(state) for state in snapshot.markets]

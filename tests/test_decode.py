@@ -13,7 +13,8 @@ from localnet import codec
 from localnet.ledger import Ledger
 from localnet.markets import DriftMarkets, MarketPatch
 from localnet.presets import preset
-from streamer.decode import funding_rate, market_info, market_snapshot, market_state
+from streamer.decode import market_state
+from streamer.models import funding_rate, market_info, market_snapshot
 
 NOW = 1_795_500_000
 MARKETS = DriftMarkets(Ledger(), preset("mainnet"))

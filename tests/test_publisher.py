@@ -11,9 +11,9 @@ from nats.js.kv import KeyValue
 
 from schemas import decode
 from schemas.models import FundingRate
-from streamer.decode import MarketState
 from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
+from streamer.state import MarketState
 
 
 class RecordingKV:
