@@ -36,7 +36,7 @@ from streamer.backoff import Backoff
 from streamer.decode import market_state
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
 from streamer.redact import redact_url
-from streamer.state import MarketState
+from streamer.state import MarketState, SpotState
 from streamer.waits import raise_if_cancelled
 
 __all__ = [
@@ -71,6 +71,7 @@ class SourceHealth:
 class SourceSnapshot:
     slot: int
     markets: tuple[MarketState, ...]
+    spots: tuple[SpotState, ...] = ()
 
 
 class MarketSource(Protocol):
