@@ -17,6 +17,7 @@ __all__ = [
     "OracleGuardRails",
     "OraclePriceData",
     "PerpMarket",
+    "PriceReading",
     "SpotMarket",
 ]
 
@@ -45,6 +46,10 @@ class MMOraclePriceData:
     has_sufficient_number_of_data_points: bool
     is_mm_oracle_active: bool
     mm_oracle_used: bool  # ours, not the SDK's: True when `price` is the MM oracle's
+
+
+PriceReading = OraclePriceData | MMOraclePriceData
+"""What the SDK's price math accepts for its `oraclePriceData` argument."""
 
 
 @dataclass(frozen=True, slots=True)
