@@ -1,82 +1,255 @@
-"""Decode driftpy's perp market accounts into plain values, then into wire models.
+"""driftpy's decoded accounts -> the math's values -> market states.
 
-`market_state` is the only place that touches driftpy's objects and math; the wire
-models are built from a `MarketState` by `funding_rate`, `market_snapshot` and
-`market_info` (the unit conversion itself lives in `schemas.units`). driftpy's math
-can raise on odd accounts (zero reserves, a missing oracle): those derived values come
-out None, never an exception.
+driftpy is the decoder (anchorpy objects of Drift's IDL); everything derived from the
+accounts is computed by `streamer.math`, as Drift's SDK computes it, from the plain
+values `amm_of`, `perp_market_of`, `spot_market_of` and `guard_rails_of` take out.
+A derived value the math cannot produce (the SDK would throw: zero reserves, a
+division by zero) comes out None, never an exception.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from driftpy.decode.utils import decode_name
-from driftpy.math.amm import calculate_bid_ask_price
-from driftpy.math.funding import calculate_long_short_funding_and_live_twaps
-from driftpy.types import OraclePriceData, PerpMarketAccount
 
-from streamer.state import MarketState
+from streamer.math.amm import calculate_bid_ask_price
+from streamer.math.funding import (
+    calculate_long_short_funding_rate_and_live_twaps,
+    next_funding_wait,
+)
+from streamer.math.oracle import get_mm_oracle_price_data
+from streamer.math.safe_math import MathError, safe_div
+from streamer.math.spot import (
+    calculate_borrow_rate,
+    calculate_deposit_rate,
+    calculate_utilization,
+    get_token_amount,
+)
+from streamer.math.types import (
+    Amm,
+    HistoricalOracleData,
+    OracleGuardRails,
+    OraclePriceData,
+    PerpMarket,
+    SpotMarket,
+)
+from streamer.state import MarketState, SpotState
 
-__all__ = ["market_state"]
+__all__ = [
+    "OracleReading",
+    "amm_of",
+    "guard_rails_of",
+    "market_state",
+    "perp_market_of",
+    "spot_market_of",
+    "spot_state",
+    "variant",
+]
 
 log = logging.getLogger("drift_stream.decode")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_HISTORICAL_FIELDS = tuple(HistoricalOracleData.__dataclass_fields__)
+_AMM_INT_FIELDS = tuple(
+    name
+    for name in Amm.__dataclass_fields__
+    if name not in ("oracle_source", "historical_oracle_data")
+)
 
 
-def _variant(value: object) -> str:
-    """`MarketStatus.FundingPaused()` -> `funding_paused`; `OracleSource.PythLazer1M()` ->
-    `PythLazer1M` (oracle sources keep Drift's names)."""
+@dataclass(frozen=True, slots=True)
+class OracleReading:
+    """An oracle account read for one market's source, and the slot of that version."""
+
+    data: OraclePriceData
+    slot: int
+
+
+def variant(value: object) -> str:
+    """An anchorpy enum value's variant name: `OracleSource.PythLazer1M()` -> `PythLazer1M`."""
     return type(value).__name__
 
 
 def _snake(value: object) -> str:
-    return _CAMEL.sub("_", _variant(value)).lower()
+    """`MarketStatus.FundingPaused()` -> `funding_paused` (the wire's spelling)."""
+    return _CAMEL.sub("_", variant(value)).lower()
 
 
-async def market_state(
-    market: PerpMarketAccount, oracle: OraclePriceData | None, now: int
-) -> MarketState:
-    """Everything the streamer needs from one perp market account and its oracle."""
-    amm = market.amm
-    bid = ask = mark = None
-    predicted_long = predicted_short = None
-    if oracle is not None:
-        try:
-            bid, ask = (int(x) for x in calculate_bid_ask_price(amm, oracle))
-            mark = (bid + ask) // 2
-            _, _, long_rate, short_rate = await calculate_long_short_funding_and_live_twaps(
-                market, oracle, mark, now
-            )
-            predicted_long, predicted_short = int(long_rate), int(short_rate)
-        except Exception as exc:  # driftpy math on an odd account: derived values unknown
-            log.debug("derived prices of market %d unavailable: %r", market.market_index, exc)
-            if mark is None:
-                bid = ask = None
-    return MarketState(
+def amm_of(amm: Any) -> Amm:
+    """The math's view of a decoded `PerpMarket.amm`."""
+    hist = amm.historical_oracle_data
+    return Amm(
+        oracle_source=variant(amm.oracle_source),
+        historical_oracle_data=HistoricalOracleData(
+            **{name: int(getattr(hist, name)) for name in _HISTORICAL_FIELDS}
+        ),
+        **{name: int(getattr(amm, name)) for name in _AMM_INT_FIELDS},
+    )
+
+
+def perp_market_of(market: Any) -> PerpMarket:
+    return PerpMarket(
         market_index=int(market.market_index),
-        symbol=str(decode_name(market.name)).strip().upper(),
-        status=_snake(market.status),
-        contract_type=_snake(market.contract_type),
-        oracle=str(amm.oracle),
-        oracle_source=_variant(amm.oracle_source),
-        oracle_price=None if oracle is None else int(oracle.price),
-        oracle_slot=None if oracle is None else int(oracle.slot),
-        last_funding_rate=int(amm.last_funding_rate),
-        last_funding_rate_long=int(amm.last_funding_rate_long),
-        last_funding_rate_short=int(amm.last_funding_rate_short),
-        last24h_avg_funding_rate=int(amm.last24h_avg_funding_rate),
-        last_funding_rate_ts=int(amm.last_funding_rate_ts),
-        last_funding_oracle_twap=int(amm.last_funding_oracle_twap),
-        last_oracle_price_twap=int(amm.historical_oracle_data.last_oracle_price_twap),
-        funding_period=int(amm.funding_period),
-        base_asset_amount_long=int(amm.base_asset_amount_long),
-        base_asset_amount_short=int(amm.base_asset_amount_short),
-        bid_price=bid,
-        ask_price=ask,
-        mark_price=mark,
-        predicted_long=predicted_long,
-        predicted_short=predicted_short,
-        market_slot=int(amm.last_update_slot),
+        amm=amm_of(market.amm),
+        status=variant(market.status),
+        contract_type=variant(market.contract_type),
+        contract_tier=variant(market.contract_tier),
+    )
+
+
+def spot_market_of(spot: Any) -> SpotMarket:
+    return SpotMarket(
+        market_index=int(spot.market_index),
+        decimals=int(spot.decimals),
+        deposit_balance=int(spot.deposit_balance),
+        borrow_balance=int(spot.borrow_balance),
+        cumulative_deposit_interest=int(spot.cumulative_deposit_interest),
+        cumulative_borrow_interest=int(spot.cumulative_borrow_interest),
+        optimal_utilization=int(spot.optimal_utilization),
+        optimal_borrow_rate=int(spot.optimal_borrow_rate),
+        max_borrow_rate=int(spot.max_borrow_rate),
+        min_borrow_rate=int(spot.min_borrow_rate),
+        insurance_fund_total_factor=int(spot.insurance_fund.total_factor),
+        oracle_source=variant(spot.oracle_source),
+        status=variant(spot.status),
+    )
+
+
+def guard_rails_of(state: Any) -> OracleGuardRails:
+    """The oracle guard rails of a decoded State (all zero when there is no State)."""
+    if state is None:
+        return OracleGuardRails()
+    rails = state.oracle_guard_rails
+    return OracleGuardRails(
+        mark_oracle_percent_divergence=int(rails.price_divergence.mark_oracle_percent_divergence),
+        oracle_twap5min_percent_divergence=int(
+            rails.price_divergence.oracle_twap5min_percent_divergence
+        ),
+        slots_before_stale_for_amm=int(rails.validity.slots_before_stale_for_amm),
+        slots_before_stale_for_margin=int(rails.validity.slots_before_stale_for_margin),
+        confidence_interval_max_size=int(rails.validity.confidence_interval_max_size),
+        too_volatile_ratio=int(rails.validity.too_volatile_ratio),
+    )
+
+
+def _symbol(name: Any) -> str:
+    return str(decode_name(name)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    bid: int | None = None
+    ask: int | None = None
+    mark: int | None = None
+    mm_used: bool = False
+    long: int | None = None
+    short: int | None = None
+    mark_twap: int | None = None
+    oracle_twap: int | None = None
+
+
+def _derive(
+    market: PerpMarket, oracle: OraclePriceData, guard_rails: OracleGuardRails, now: int
+) -> _Derived:
+    """Bid, ask, mark and the live funding estimate, as the SDK computes them."""
+    try:
+        mm = get_mm_oracle_price_data(market, oracle, guard_rails)
+        bid, ask = calculate_bid_ask_price(market.amm, mm, now)
+    except MathError as exc:
+        log.debug("prices of market %d unavailable: %s", market.market_index, exc)
+        return _Derived()
+    mark = safe_div(bid + ask, 2)
+    try:
+        # The SDK's estimate with no mark price given uses this same bid/ask mid.
+        mark_twap, oracle_twap, long, short = calculate_long_short_funding_rate_and_live_twaps(
+            market, mm, oracle, now, mark_price=mark
+        )
+    except MathError as exc:
+        log.debug("funding estimate of market %d unavailable: %s", market.market_index, exc)
+        return _Derived(bid, ask, mark, mm.mm_oracle_used)
+    return _Derived(bid, ask, mark, mm.mm_oracle_used, long, short, mark_twap, oracle_twap)
+
+
+def _next_funding_ts(amm: Amm) -> int | None:
+    try:
+        return amm.last_funding_rate_ts + next_funding_wait(
+            amm.last_funding_rate_ts, amm.funding_period
+        )
+    except MathError:
+        return None
+
+
+def market_state(
+    account: Any,
+    market_slot: int,
+    oracle: OracleReading | None,
+    guard_rails: OracleGuardRails,
+    now: int,
+) -> MarketState:
+    """Everything the streamer publishes of one decoded perp market, at unix time `now`."""
+    market = perp_market_of(account)
+    amm = market.amm
+    derived = _Derived() if oracle is None else _derive(market, oracle.data, guard_rails, now)
+    return MarketState(
+        market_index=market.market_index,
+        symbol=_symbol(account.name).upper(),
+        status=_snake(account.status),
+        contract_type=_snake(account.contract_type),
+        oracle=str(account.amm.oracle),
+        oracle_source=amm.oracle_source,
+        oracle_price=None if oracle is None else oracle.data.price,
+        oracle_slot=None if oracle is None else oracle.slot,
+        last_funding_rate=int(account.amm.last_funding_rate),
+        last_funding_rate_long=int(account.amm.last_funding_rate_long),
+        last_funding_rate_short=int(account.amm.last_funding_rate_short),
+        last24h_avg_funding_rate=amm.last24h_avg_funding_rate,
+        last_funding_rate_ts=amm.last_funding_rate_ts,
+        last_funding_oracle_twap=int(account.amm.last_funding_oracle_twap),
+        last_oracle_price_twap=amm.historical_oracle_data.last_oracle_price_twap,
+        funding_period=amm.funding_period,
+        base_asset_amount_long=amm.base_asset_amount_long,
+        base_asset_amount_short=amm.base_asset_amount_short,
+        bid_price=derived.bid,
+        ask_price=derived.ask,
+        mark_price=derived.mark,
+        predicted_long=derived.long,
+        predicted_short=derived.short,
+        market_slot=market_slot,
+        predicted_at=None if derived.long is None else now,
+        mark_twap_live=derived.mark_twap,
+        oracle_twap_live=derived.oracle_twap,
+        next_funding_ts=_next_funding_ts(amm),
+        mm_oracle_price=amm.mm_oracle_price if amm.mm_oracle_slot != 0 else None,
+        mm_oracle_used=derived.mm_used,
+    )
+
+
+def spot_state(account: Any, market_slot: int, oracle: OracleReading | None) -> SpotState:
+    """Everything the streamer publishes of one decoded spot market."""
+    spot = spot_market_of(account)
+    try:
+        utilization: int | None = calculate_utilization(spot)
+        borrow_rate: int | None = calculate_borrow_rate(spot, utilization=utilization)
+        deposit_rate: int | None = calculate_deposit_rate(spot, utilization=utilization)
+    except MathError as exc:
+        log.debug("rates of spot market %d unavailable: %s", spot.market_index, exc)
+        utilization = borrow_rate = deposit_rate = None
+    return SpotState(
+        market_index=spot.market_index,
+        symbol=_symbol(account.name),
+        status=_snake(account.status),
+        decimals=spot.decimals,
+        oracle=str(account.oracle),
+        oracle_source=spot.oracle_source,
+        oracle_price=None if oracle is None else oracle.data.price,
+        oracle_slot=None if oracle is None else oracle.slot,
+        market_slot=market_slot,
+        deposit_rate=deposit_rate,
+        borrow_rate=borrow_rate,
+        utilization=utilization,
+        total_deposits=get_token_amount(spot.deposit_balance, spot, borrow=False),
+        total_borrows=get_token_amount(spot.borrow_balance, spot, borrow=True),
     )

@@ -33,8 +33,9 @@ from solana.rpc.websocket_api import connect
 from solders.keypair import Keypair
 
 from streamer.backoff import Backoff
-from streamer.decode import market_state
+from streamer.decode import OracleReading, guard_rails_of, market_state, spot_state, variant
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
+from streamer.oracle_book import OracleBook
 from streamer.redact import redact_url
 from streamer.state import MarketState, SpotState
 from streamer.waits import raise_if_cancelled
@@ -211,8 +212,10 @@ class DriftSource:
         self._stale_after = stale_after_s
         self._connection: AsyncClient | None = None
         self._client: DriftClient | None = None
+        self._oracles: OracleBook | None = None
         self._loader: BulkAccountLoader | None = None
         self._slots = _SlotWatch(get_ws_url(rpc_url))
+        self._memo: dict[tuple[Any, ...], Any] = {}
         # Set whenever driftpy stores a new perp market or oracle account (websocket
         # mode): the publisher wakes on it instead of waiting for its next timed pass.
         self.changed = asyncio.Event()
@@ -236,11 +239,15 @@ class DriftSource:
             slot = (await connection.get_slot()).value
             async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
                 await client.subscribe()
+                oracles = OracleBook(client.account_subscriber, connection)
+                await oracles.install()
         except Exception as exc:
             self._client = client  # so stop() can close what subscribe() opened
             await self.stop()
             raise classify(exc) from exc
         self._client = client
+        self._oracles = oracles
+        self._memo.clear()
         if self.mode is SourceMode.WEBSOCKET:
             self._hook_updates(client)
             self._slots.start(slot)
@@ -263,8 +270,10 @@ class DriftSource:
             subscriber = client.account_subscriber
             oracles = subscriber.oracle_subscriber
             store_oracle = oracles._update_data
-            perps = subscriber.perp_market_map.subscription.subscriber
-            store_perp = perps.on_update
+            markets = [
+                subscriber.perp_market_map.subscription.subscriber,
+                subscriber.spot_market_map.subscription.subscriber,
+            ]
         except AttributeError as exc:
             log.warning("no driftpy update hook (%r): publishing on timed passes only", exc)
             return
@@ -273,15 +282,20 @@ class DriftSource:
             store_oracle(pubkey, data)
             changed.set()
 
-        async def perp_stored(pubkey: str, data: Any) -> None:
-            await store_perp(pubkey, data)
-            changed.set()
+        def market_hook(store: Any) -> Any:
+            async def stored(pubkey: str, data: Any) -> None:
+                await store(pubkey, data)
+                changed.set()
+
+            return stored
 
         oracles._update_data = oracle_stored
-        perps.on_update = perp_stored
+        for program_subscriber in markets:
+            program_subscriber.on_update = market_hook(program_subscriber.on_update)
 
     async def stop(self) -> None:
         client, self._client = self._client, None
+        self._oracles = None
         connection, self._connection = self._connection, None
         await self._slots.stop()
         if client is not None:
@@ -310,23 +324,54 @@ class DriftSource:
             return []
         return list(self._client.get_perp_market_accounts())
 
+    def _reading(self, oracle: Any, source: Any) -> OracleReading | None:
+        assert self._oracles is not None
+        return self._oracles.reading(str(oracle), variant(source))
+
     async def snapshot(self, now: int) -> SourceSnapshot:
-        client = self._client
-        if client is None:
+        client, book = self._client, self._oracles
+        if client is None or book is None:
             raise NotReadyError("the DriftClient is not subscribed")
-        states = []
-        for market in self._perps():
+        subscriber = client.account_subscriber
+        state = subscriber.get_state_account_and_slot()
+        rails = guard_rails_of(None if state is None else state.data)
+        perps = [ds for ds in subscriber.get_market_accounts_and_slots() if ds is not None]
+        spots = [ds for ds in subscriber.get_spot_market_accounts_and_slots() if ds is not None]
+        named = [str(ds.data.amm.oracle) for ds in perps] + [str(ds.data.oracle) for ds in spots]
+        if book.missing(named):
+            await book.ensure(named)
+        markets = []
+        for ds in perps:
             try:
-                oracle = client.get_oracle_price_data_for_perp_market(market.market_index)
-            except (KeyError, AttributeError, TypeError, ValueError) as exc:
-                log.debug("no oracle for market %d: %r", market.market_index, exc)
-                oracle = None
-            try:
-                states.append(await market_state(market, oracle, now))
+                reading = self._reading(ds.data.amm.oracle, ds.data.amm.oracle_source)
+                key = ("perp", id(ds.data), ds.slot, id(reading), now)
+                memo = self._memo.get(key)
+                if memo is None:
+                    memo = market_state(ds.data, int(ds.slot), reading, rails, now)
+                markets.append((key, memo))
             except Exception as exc:  # one broken account must not hide the others
-                log.warning("market %s skipped: %r", getattr(market, "market_index", "?"), exc)
-        states.sort(key=lambda s: s.market_index)
-        return SourceSnapshot(slot=self._slots.last_slot or 0, markets=tuple(states))
+                log.warning("market %s skipped: %r", getattr(ds.data, "market_index", "?"), exc)
+        spot_states = []
+        for ds in spots:
+            try:
+                reading = self._reading(ds.data.oracle, ds.data.oracle_source)
+                key = ("spot", id(ds.data), ds.slot, id(reading), 0)
+                memo_spot = self._memo.get(key)
+                if memo_spot is None:
+                    memo_spot = spot_state(ds.data, int(ds.slot), reading)
+                spot_states.append((key, memo_spot))
+            except Exception as exc:
+                log.warning(
+                    "spot market %s skipped: %r", getattr(ds.data, "market_index", "?"), exc
+                )
+        # Only this pass's entries are kept: an unchanged market at the same second costs
+        # a dictionary lookup, and the memo never outgrows the market count.
+        self._memo = dict(markets + spot_states)
+        return SourceSnapshot(
+            slot=self._slots.last_slot or 0,
+            markets=tuple(sorted((m for _, m in markets), key=lambda m: m.market_index)),
+            spots=tuple(sorted((m for _, m in spot_states), key=lambda m: m.market_index)),
+        )
 
     def _polling_alive(self) -> bool | None:
         if self._loader is None:

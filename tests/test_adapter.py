@@ -24,7 +24,20 @@ from tests.fixtures_streamer import StartStreamer
 # The envelope and the live estimates (predicted rates move with the wall clock) differ
 # by design between the streamer and a private DriftClient; everything decoded from the
 # market state must be equal.
-_LIVE = {"ts", "slot", "epoch", "predicted_long_hourly_pct", "predicted_short_hourly_pct"}
+# What depends on when and through which subscription a path read the market: the live
+# estimate (computed for each path's own `now`) and the slots its account versions came at.
+_LIVE = {
+    "ts",
+    "slot",
+    "epoch",
+    "predicted_long_hourly_pct",
+    "predicted_short_hourly_pct",
+    "predicted_at",
+    "mark_twap_live",
+    "oracle_twap_live",
+    "market_slot",
+    "oracle_slot",
+}
 _STAMP = itertools.count(1_700_000_000)
 
 

@@ -1,11 +1,10 @@
-"""Decoding perp market accounts (as localnet encodes them) into the wire models."""
+"""Decoding perp market accounts (as localnet encodes them) into states and wire models."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from driftpy.accounts.oracle import decode_oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,27 +12,33 @@ from localnet import codec
 from localnet.ledger import Ledger
 from localnet.markets import DriftMarkets, MarketPatch
 from localnet.presets import preset
-from streamer.decode import market_state
+from streamer.decode import OracleReading, market_state, variant
+from streamer.math.types import OracleGuardRails
 from streamer.models import funding_rate, market_info, market_snapshot
+from streamer.oracles import decode_oracle
 
 NOW = 1_795_500_000
 MARKETS = DriftMarkets(Ledger(), preset("mainnet"))
 
 
-def _account(markets: DriftMarkets, symbol: str) -> tuple[Any, Any]:
+RAILS = OracleGuardRails()
+
+
+def _account(markets: DriftMarkets, symbol: str) -> tuple[Any, OracleReading]:
     view = markets.perp(symbol)
     ledger = markets._ledger
     perp = codec.decode(ledger.get(str(view.address)).data)  # type: ignore[union-attr]
     oracle_account = ledger.get(str(view.spec.oracle))
     assert oracle_account is not None
-    return perp, decode_oracle(oracle_account.data, view.spec.oracle_source)
+    source = variant(view.spec.oracle_source)
+    return perp, OracleReading(decode_oracle(source, oracle_account.data), oracle_account.slot)
 
 
 async def test_every_mainnet_market_decodes_to_its_served_values() -> None:
     """All 85 markets: symbol, index, funding fields and oracle price as localnet serves."""
     for view in MARKETS.perps:
         perp, oracle = _account(MARKETS, view.spec.symbol)
-        state = await market_state(perp, oracle, NOW)
+        state = market_state(perp, 7, oracle, RAILS, NOW)
         served = view.to_json()
         assert state.symbol == view.spec.symbol
         assert state.market_index == view.spec.market_index
@@ -62,7 +67,7 @@ async def test_sol_funding_units_match_hand_computed_values() -> None:
         )
     )
     perp, oracle = _account(markets, "SOL-PERP")
-    state = await market_state(perp, oracle, NOW)
+    state = market_state(perp, 7, oracle, RAILS, NOW)
     funding = funding_rate(state, network="local", slot=1, ts=NOW, epoch=2)
     assert funding.hourly_rate_pct == pytest.approx(0.000833333333333, rel=1e-12)
     assert funding.annualized_rate_pct == pytest.approx(0.000833333333333 * 8766, rel=1e-12)
@@ -80,7 +85,7 @@ async def test_sol_funding_units_match_hand_computed_values() -> None:
 async def test_no_oracle_means_no_prices_and_no_error() -> None:
     """Without oracle data the prices are None and the snapshot is withheld."""
     perp, _ = _account(MARKETS, "BTC-PERP")
-    state = await market_state(perp, None, NOW)
+    state = market_state(perp, 7, None, RAILS, NOW)
     assert (state.oracle_price, state.mark_price, state.predicted_long) == (None, None, None)
     assert market_snapshot(state, network="local", slot=1, ts=NOW, epoch=1) is None
     assert funding_rate(state, network="local", slot=1, ts=NOW, epoch=1).symbol == "BTC-PERP"
@@ -112,5 +117,5 @@ async def test_odd_accounts_never_raise(
     amm.last_funding_oracle_twap = amm.historical_oracle_data.last_oracle_price_twap = twap
     amm.base_asset_amount_long, amm.base_asset_amount_short = long, short
     amm.long_spread = amm.short_spread = spread
-    state = await market_state(perp, oracle, NOW)
+    state = market_state(perp, 7, oracle, RAILS, NOW)
     assert state.last_funding_rate == rate
