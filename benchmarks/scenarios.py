@@ -13,6 +13,7 @@ from benchmarks.fanout import run_fanout
 from benchmarks.first_data import run_first_data
 from benchmarks.hotpaths import profile_pass, summarize
 from benchmarks.latency import run_latency_intervals
+from benchmarks.math_cost import run_math_cost
 from benchmarks.memory import memory_summary, run_floor, run_marginal_memory
 from benchmarks.rpc_load import run_pair
 
@@ -43,6 +44,7 @@ class Plan:
             "fanout": f"{20 if q else 100} engines, {10 if q else 75} slots of 400 ms",
             "streamer_cost": f"{50 if q else 200} passes; fan-out {20 if q else 100} engines "
             f"x {10 if q else 25} slots under cProfile",
+            "math_cost": f"{10 if q else 60} alternating rounds over every market",
         }[name]
 
 
@@ -106,6 +108,10 @@ async def streamer_cost(plan: Plan, root: Path) -> dict[str, Any]:
     }
 
 
+async def math_cost(plan: Plan, root: Path) -> dict[str, Any]:
+    return {"math_cost": run_math_cost(10 if plan.quick else 60)}
+
+
 Scenario = Callable[[Plan, Path], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {
     "rpc_load": rpc_load,
@@ -114,4 +120,5 @@ SCENARIOS: dict[str, Scenario] = {
     "first_data": first_data,
     "fanout": fanout,
     "streamer_cost": streamer_cost,
+    "math_cost": math_cost,
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.latency import percentiles
+from benchmarks.math_cost import run_math_cost
 from benchmarks.report import write_report
 
 
@@ -129,3 +130,16 @@ def test_report_states_each_goal_and_writes_its_files(tmp_path: Path) -> None:
     assert json.loads((out / "results.json").read_text())["fanout"]["engines"] == 100
     for plot in ("rpc_load.png", "memory.png", "latency.png"):
         assert (out / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_math_cost_measures_both_sides_and_reports_them(tmp_path: Path) -> None:
+    """A short real run times both maths over every market; the report shows both and
+    their ratio."""
+    result = run_math_cost(rounds=2)
+    assert result["markets"] == 85
+    assert result["ours_us_per_market"] > 0
+    assert result["driftpy_us_per_market"] > 0
+    assert result["ratio"] == result["ours_us_per_market"] / result["driftpy_us_per_market"]
+    text = write_report({**_results(), "math_cost": result}, tmp_path, "x").read_text()
+    assert "## Math cost: the SDK's rules against driftpy's math" in text
+    assert f"{result['ours_us_per_market']:.1f} us | {result['ratio']:.2f} |" in text

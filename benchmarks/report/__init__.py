@@ -15,6 +15,7 @@ from benchmarks.report.speed import (
     fanout_section,
     first_data_section,
     latency_section,
+    math_section,
 )
 
 __all__ = ["write_report"]
@@ -28,6 +29,7 @@ _SECTIONS: tuple[tuple[str, Section], ...] = (
     ("first_data", first_data_section),
     ("fanout", fanout_section),
     ("profile", cost_section),
+    ("math_cost", math_section),
 )
 
 _NOTES = [

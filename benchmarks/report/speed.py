@@ -6,7 +6,13 @@ from typing import Any
 
 from benchmarks.report.format import met, stat_cells
 
-__all__ = ["cost_section", "fanout_section", "first_data_section", "latency_section"]
+__all__ = [
+    "cost_section",
+    "fanout_section",
+    "first_data_section",
+    "latency_section",
+    "math_section",
+]
 
 
 def latency_section(results: dict[str, Any]) -> list[str]:
@@ -202,3 +208,22 @@ def cost_section(results: dict[str, Any]) -> list[str]:
             "",
         ]
     return lines
+
+
+def math_section(results: dict[str, Any]) -> list[str]:
+    m = results["math_cost"]
+    return [
+        "## Math cost: the SDK's rules against driftpy's math",
+        "",
+        "CPU per market update (read the oracle account, then bid, ask, mark and the live "
+        "funding estimate from the decoded market), the same decoded accounts on both sides, "
+        f"median of {m['rounds']} alternating rounds over {m['markets']} markets "
+        "(`python -m benchmarks.math_cost`):",
+        "",
+        "| math | CPU per market update | ratio |",
+        "|---|---|---|",
+        f"| `streamer.math` (the official SDK's rules) | {m['ours_us_per_market']:.1f} us | "
+        f"{m['ratio']:.2f} |",
+        f"| driftpy 0.8.89 | {m['driftpy_us_per_market']:.1f} us | 1.00 |",
+        "",
+    ]
