@@ -33,9 +33,12 @@ async def test_start_snapshot_stop_leaves_nothing_open(localnet_mainnet: Localne
     unpriced = [s.symbol for s in snap.markets if s.oracle_price is None or s.bid_price is None]
     assert unpriced == []
     by_symbol = {s.symbol: s for s in snap.markets}
-    assert by_symbol["1KPUMP-PERP"].oracle_price == 1000 * by_symbol["PUMP-PERP"].oracle_price
-    bonk = next(s for s in snap.spots if s.symbol == "Bonk")  # spot names keep their case
-    assert by_symbol["1MBONK-PERP"].oracle_price == 10**6 * bonk.oracle_price
+    pump = by_symbol["PUMP-PERP"].oracle_price
+    assert pump is not None
+    assert by_symbol["1KPUMP-PERP"].oracle_price == 1000 * pump
+    bonk = next(s for s in snap.spots if s.symbol == "Bonk").oracle_price  # spots keep case
+    assert bonk is not None
+    assert by_symbol["1MBONK-PERP"].oracle_price == 10**6 * bonk
     served = {v.spec.symbol: v.oracle_price for v in localnet_mainnet.markets.perps}
     assert {s.symbol: s.oracle_price for s in snap.markets} == served
     assert [s.symbol for s in snap.spots][:2] == ["USDC", "SOL"]

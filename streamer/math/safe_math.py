@@ -38,13 +38,24 @@ MAX_SAFE_NUMBER = 2**53
 """bn.js converts to and from a JS number only below this magnitude."""
 
 
+# What the SDK throws for each kind of failure (bn.js's own asserts say no more).
+_SDK_MESSAGES = {
+    "div_by_zero": "Assertion failed",
+    "unsafe_number": "Assertion failed",  # new BN(number) past 2**53
+    "to_number": "Number can only safely store up to 53 bits",
+    "sqrt_negative": "Sqrt only works on non-negtiave inputs",
+}
+
+
 class MathError(ArithmeticError):
     """A computation the SDK would abort: `kind` is "div_by_zero", "unsafe_number",
-    "sqrt_negative" or "assert"."""
+    "to_number", "sqrt_negative" or "assert"; `sdk_message` is the message the SDK's
+    error carries there (the golden vectors compare it)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
+        self.sdk_message = _SDK_MESSAGES.get(kind, message)
 
 
 def safe_div(a: int, b: int) -> int:
@@ -87,14 +98,14 @@ def sig_num(x: int) -> int:
 def square_root(n: int) -> int:
     """The SDK's `squareRootBN`: floor(sqrt(n)); MathError for negative n."""
     if n < 0:
-        raise MathError("sqrt_negative", "Sqrt only works on non-negtiave inputs")
+        raise MathError("sqrt_negative", f"square root of {n}")
     return math.isqrt(n)
 
 
 def to_number(x: int) -> float:
     """bn.js `toNumber()`: the value as a float64; MathError from 2**53 in magnitude."""
     if abs(x) >= MAX_SAFE_NUMBER:
-        raise MathError("unsafe_number", "Number can only safely store up to 53 bits")
+        raise MathError("to_number", f"{x} does not fit a JS number")
     return float(x)
 
 
