@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from schemas import FundingRate
+from schemas import FundingRate, SpotMarketSnapshot
 from schemas.subjects import Network
 
 
@@ -29,5 +29,34 @@ def funding_rate(
         last_oracle_price_twap=150_000_000,
         last24h_avg_funding_rate=1_000_000,
         funding_period_s=3600,
+        epoch=epoch,
+    )
+
+
+def spot_market(
+    symbol: str = "USDC",
+    index: int = 0,
+    *,
+    network: Network = "local",
+    decimals: int = 6,
+    oracle_price: int = 1_000_000,
+    deposit_rate: int = 35_000,
+    epoch: int = 3,
+) -> SpotMarketSnapshot:
+    """A SpotMarketSnapshot with 1.5M tokens deposited and 0.9M borrowed, observed now."""
+    return SpotMarketSnapshot.from_raw(
+        network=network,
+        slot=1,
+        ts=time.time(),
+        market_index=index,
+        symbol=symbol,
+        decimals=decimals,
+        status="active",
+        oracle_price=oracle_price,
+        total_deposits=1_500_000 * 10**decimals,
+        total_borrows=900_000 * 10**decimals,
+        deposit_rate=deposit_rate,
+        borrow_rate=60_000,
+        utilization=600_000,
         epoch=epoch,
     )
