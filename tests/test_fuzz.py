@@ -87,8 +87,9 @@ from streamer.redact import redact_url, secret_parts
 from streamer.service import BadRequest, parse_market
 from streamer.settings import Settings
 from streamer.source import DriftSource
-from subscribers.client import DriftStreamClient, _Mirror, _timestamp
+from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, serve
+from subscribers.mirror import Mirror, timestamp
 from subscribers.presence import Presence
 from tests.drift_clients import wait_until
 from tests.factories import funding_rate
@@ -681,7 +682,7 @@ KV_CASES = st.one_of(
 KV_SYMBOLS = st.sampled_from(["SOL-PERP", "BTC-PERP", "FUZZ-PERP", "X"])
 
 
-def _mirror(engine: DriftStreamClient, bucket: str) -> _Mirror[Any]:
+def _mirror(engine: DriftStreamClient, bucket: str) -> Mirror[Any]:
     mirror = {
         FUNDING_BUCKET: engine._funding,
         PRICES_BUCKET: engine._prices,
@@ -1163,13 +1164,13 @@ def test_key_and_name_parsers_raise_only_schema_error(key: str, other: object) -
 @given(st.text(max_size=40) | st.none())
 def test_nats_timestamp_parser_never_raises(text: str | None) -> None:
     """Any Nats-Time-Stamp header text parses to seconds or None."""
-    value = _timestamp(text)
+    value = timestamp(text)
     assert value is None or isinstance(value, float)
 
 
 def test_nats_timestamp_parser_reads_nanoseconds() -> None:
     """nats-server's form, nanoseconds and Z, gives unix seconds to the microsecond."""
-    assert _timestamp("2026-11-24T16:15:22.744702492Z") == pytest.approx(
+    assert timestamp("2026-11-24T16:15:22.744702492Z") == pytest.approx(
         time.mktime((2026, 11, 24, 16, 15, 22, 0, 0, 0)) - time.timezone + 0.744702492,
         abs=1e-6,
     )
