@@ -25,7 +25,7 @@ from streamer.nats_server import NatsServer
 from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, serve
 from tests.drift_clients import wait_until
-from tests.factories import spot_market
+from tests.factories import funding_rate, spot_market
 from tests.fixtures_streamer import StartStreamer
 
 CHROMIUM_ARGS = [
@@ -129,22 +129,14 @@ async def test_page_shows_markets_follows_changes_marks_stale(
 
 def _clock_rate(symbol: str, index: int, *, last_ts: int, next_ts: int) -> FundingRate:
     """A fresh FundingRate whose funding settles at `next_ts` (last settled at `last_ts`)."""
-    return FundingRate.from_raw(
-        network="local",
-        slot=1,
-        ts=time.time(),
-        market_index=index,
-        symbol=symbol,
-        last_funding_rate=1_000,
-        last_funding_rate_ts=last_ts,
-        last_funding_oracle_twap=1_000_000,
-        last_oracle_price_twap=1_000_000,
-        last24h_avg_funding_rate=1_000,
-        funding_period_s=3600,
+    return funding_rate(
+        symbol,
+        index,
         epoch=1,
+        last_funding_rate_ts=last_ts,
+        next_funding_ts=next_ts,
         predicted_long=10,
         predicted_short=-10,
-        next_funding_ts=next_ts,
     )
 
 

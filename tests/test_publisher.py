@@ -13,6 +13,7 @@ from nats.js.kv import KeyValue
 
 from schemas import decode
 from schemas.models import FundingRate, SpotMarketSnapshot
+from streamer.models import spot_snapshot
 from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
 from streamer.state import MarketState, SpotState
@@ -223,3 +224,28 @@ async def test_an_invalid_spot_market_is_skipped_and_logged_once(
     assert len(skipped) == 2
     assert any("Default Market Name" in m for m in skipped)
     assert any("BROKEN" in m and "decimals" in m for m in skipped)
+
+
+def test_spot_snapshot_maps_every_state_field() -> None:
+    """streamer.models.spot_snapshot puts each SpotState field in its place (units by
+    schemas.units), and gives None while the oracle price is unknown."""
+    state = spot_state(3, "wBTC", decimals=8, oracle_price=97_000_500_000, oracle_slot=7)
+    spot = spot_snapshot(state, network="mainnet", slot=9, ts=5.0, epoch=4)
+    assert spot is not None
+    assert (spot.network, spot.slot, spot.ts, spot.epoch) == ("mainnet", 9, 5.0, 4)
+    assert (spot.market_index, spot.symbol, spot.status, spot.decimals) == (3, "wBTC", "active", 8)
+    assert (spot.oracle, spot.oracle_source) == (state.oracle, "pythLazer")
+    assert (spot.market_slot, spot.oracle_slot) == (1, 7)
+    assert (spot.oracle_price_raw, spot.oracle_price) == (97_000_500_000, 97_000.5)
+    assert (spot.deposit_rate_raw, spot.borrow_rate_raw, spot.utilization_raw) == (
+        35_000,
+        60_000,
+        600_000,
+    )
+    assert spot.deposit_apr_pct == pytest.approx(3.5)
+    assert spot.borrow_apr_pct == pytest.approx(6.0)
+    assert spot.utilization_pct == pytest.approx(60.0)
+    assert (spot.total_deposits_raw, spot.total_borrows_raw) == (1_500_000_000_000, 900_000_000_000)
+    assert (spot.total_deposits, spot.total_borrows) == (15_000.0, 9_000.0)  # 8 decimals
+    unpriced = dataclasses.replace(state, oracle_price=None)
+    assert spot_snapshot(unpriced, network="mainnet", slot=9, ts=5.0, epoch=4) is None
