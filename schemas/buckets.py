@@ -17,6 +17,7 @@ from schemas.subjects import (
     FUNDING_TOKEN,
     MARKET_TOKEN,
     MARKETS_TOKEN,
+    SPOT_TOKEN,
     SUBJECT_ROOT,
     kv_subject,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "LEADER_BUCKET",
     "MARKETS_BUCKET",
     "PRICES_BUCKET",
+    "SPOT_BUCKET",
     "BucketSpec",
     "StreamSpec",
     "bucket_specs",
@@ -39,6 +41,7 @@ __all__ = [
 FUNDING_BUCKET = "drift_funding"
 PRICES_BUCKET = "drift_prices"
 MARKETS_BUCKET = "drift_markets"
+SPOT_BUCKET = "drift_spot"
 CONSUMERS_BUCKET = "drift_consumers"
 LEADER_BUCKET = "drift_leader"
 # Not in the design's table: each streamer instance's heartbeat (`<net>.<instance_id>`,
@@ -48,6 +51,7 @@ BUCKET_NAMES = (
     FUNDING_BUCKET,
     PRICES_BUCKET,
     MARKETS_BUCKET,
+    SPOT_BUCKET,
     CONSUMERS_BUCKET,
     LEADER_BUCKET,
     HEALTH_BUCKET,
@@ -92,11 +96,13 @@ def bucket_specs(
     funding_ttl: float = 30,
     price_ttl: float = 10,
     markets_ttl: float = 60,
+    spot_ttl: float = 30,
     presence_ttl: float = 15,
     lease_ttl: float = 15,
     health_ttl: float = 10,
 ) -> dict[str, BucketSpec]:
-    """The design's five buckets and the health bucket, keyed by name; TTLs in seconds."""
+    """The design's buckets (with the spot bucket of its 2026-12 additions) and the health
+    bucket, keyed by name; TTLs in seconds."""
     specs = (
         BucketSpec(
             name=FUNDING_BUCKET,
@@ -118,6 +124,13 @@ def bucket_specs(
             republish_src=kv_subject(MARKETS_BUCKET, "*"),
             republish_dest=f"{SUBJECT_ROOT}.{_W1}.{MARKETS_TOKEN}",
             description="MarketList per network, key <net>",
+        ),
+        BucketSpec(
+            name=SPOT_BUCKET,
+            ttl_s=spot_ttl,
+            republish_src=kv_subject(SPOT_BUCKET, "*.*"),
+            republish_dest=f"{SUBJECT_ROOT}.{_W1}.{SPOT_TOKEN}.{_W2}",
+            description="SpotMarketSnapshot per spot market, key <net>.<Symbol> (case kept)",
         ),
         BucketSpec(
             name=CONSUMERS_BUCKET,

@@ -3,6 +3,9 @@
 Subjects are `drift.<net>.<kind>[.<SYMBOL>]`; KV keys are `<net>[.<SYMBOL or consumer id>]`.
 Names that end up inside a subject or key are validated here, because a '.', '*', '>' or
 whitespace in a symbol would silently change which subjects a message reaches.
+
+Perp symbols are upper case (`SOL-PERP`, whatever case they come in); spot symbols keep
+Drift's on-chain case (`USDC`, `wBTC`, `jitoSOL`), and readers match them case-insensitively.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "MARKET_TOKEN",
     "NETWORKS",
     "SERVICE_NAME",
+    "SPOT_TOKEN",
     "STATUS_TOKEN",
     "SUBJECT_ROOT",
     "Endpoint",
@@ -44,18 +48,22 @@ __all__ = [
     "network_wildcard",
     "parse_consumer_key",
     "parse_market_key",
+    "spot_key",
+    "spot_subject",
+    "spot_wildcard",
     "status_subject",
     "validate_consumer_id",
     "validate_endpoint",
     "validate_network",
+    "validate_spot_symbol",
     "validate_symbol",
 ]
 
 Network = Literal["mainnet", "devnet", "local"]
 NETWORKS: tuple[Network, ...] = ("mainnet", "devnet", "local")
 
-Endpoint = Literal["status", "markets", "funding", "reconnect"]
-API_ENDPOINTS: tuple[Endpoint, ...] = ("status", "markets", "funding", "reconnect")
+Endpoint = Literal["status", "markets", "funding", "reconnect", "spot"]
+API_ENDPOINTS: tuple[Endpoint, ...] = ("status", "markets", "funding", "reconnect", "spot")
 
 SERVICE_NAME = "drift-streamer"
 """The NATS micro service name (`nats micro ls`, `$SRV.PING.drift-streamer`)."""
@@ -68,6 +76,7 @@ SUBJECT_ROOT = "drift"
 FUNDING_TOKEN = "funding"
 MARKET_TOKEN = "market"
 MARKETS_TOKEN = "markets"
+SPOT_TOKEN = "spot"
 STATUS_TOKEN = "status"
 API_TOKEN = "api"
 KV_SUBJECT_PREFIX = "$KV"
@@ -92,20 +101,33 @@ def validate_network(net: str) -> Network:
     raise SchemaError(f"unknown network {_show(net)}: expected one of {', '.join(NETWORKS)}")
 
 
+def _checked_symbol(symbol: str, kind: str) -> str:
+    if not isinstance(symbol, str):
+        raise SchemaError(f"{kind} symbol must be a str, got {type(symbol).__name__}")
+    if _SYMBOL_RE.fullmatch(symbol) is None:
+        raise SchemaError(
+            f"invalid {kind} symbol {_show(symbol)}: use 1-32 ASCII letters, digits, '-' or '_'"
+            " (no '.', '*', '>' or whitespace)"
+        )
+    return symbol
+
+
 def validate_symbol(symbol: str) -> str:
     """Return the market symbol in upper case; raise SchemaError if it can't be a subject token.
 
     Allowed: 1-32 ASCII letters, digits, '-' and '_' (Drift names such as '1MBONK-PERP').
     """
-    if not isinstance(symbol, str):
-        raise SchemaError(f"market symbol must be a str, got {type(symbol).__name__}")
     # Checked before upper(): 'ß'.upper() == 'SS' would otherwise sneak through.
-    if _SYMBOL_RE.fullmatch(symbol) is None:
-        raise SchemaError(
-            f"invalid market symbol {_show(symbol)}: use 1-32 ASCII letters, digits, '-' or '_'"
-            " (no '.', '*', '>' or whitespace)"
-        )
-    return symbol.upper()
+    return _checked_symbol(symbol, "market").upper()
+
+
+def validate_spot_symbol(symbol: str) -> str:
+    """Return the spot market symbol unchanged; raise SchemaError if it can't be a subject token.
+
+    Allowed as for perps (1-32 ASCII letters, digits, '-' and '_'), but the case is kept:
+    Drift names spot markets `USDC`, `wBTC`, `jitoSOL`, and the key is the name as on chain.
+    """
+    return _checked_symbol(symbol, "spot market")
 
 
 def validate_consumer_id(consumer_id: str) -> str:
@@ -149,6 +171,11 @@ def market_subject(net: Network, symbol: str) -> str:
     return f"{_base(net)}.{MARKET_TOKEN}.{validate_symbol(symbol)}"
 
 
+def spot_subject(net: Network, symbol: str) -> str:
+    """`drift.<net>.spot.<Symbol>`: SpotMarketSnapshot updates of one spot market (case kept)."""
+    return f"{_base(net)}.{SPOT_TOKEN}.{validate_spot_symbol(symbol)}"
+
+
 def markets_subject(net: Network) -> str:
     """`drift.<net>.markets`: MarketList updates."""
     return f"{_base(net)}.{MARKETS_TOKEN}"
@@ -179,6 +206,11 @@ def market_wildcard(net: Network) -> str:
     return f"{_base(net)}.{MARKET_TOKEN}.*"
 
 
+def spot_wildcard(net: Network) -> str:
+    """`drift.<net>.spot.*`: SpotMarketSnapshot of every spot market."""
+    return f"{_base(net)}.{SPOT_TOKEN}.*"
+
+
 def api_wildcard(net: Network) -> str:
     """`drift.<net>.api.*`: every endpoint of the service."""
     return f"{api_prefix(net)}.*"
@@ -200,6 +232,11 @@ def kv_subject(bucket: str, key: str) -> str:
 def market_key(net: Network, symbol: str) -> str:
     """`<net>.<SYMBOL>`: key of a market in drift_funding and drift_prices."""
     return f"{validate_network(net)}.{validate_symbol(symbol)}"
+
+
+def spot_key(net: Network, symbol: str) -> str:
+    """`<net>.<Symbol>`: key of a spot market in drift_spot (the symbol's case kept)."""
+    return f"{validate_network(net)}.{validate_spot_symbol(symbol)}"
 
 
 def markets_key(net: Network) -> str:

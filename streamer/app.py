@@ -12,6 +12,7 @@ Streamer.run
  └── status loop (drift.<net>.status while leader)
 ```
 Only the leader holds a DriftClient and serves the api; a standby waits for the lease.
+The supervisor (the Drift side: start, publish, back off, reconnect) is `streamer.supervisor`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 import nats
@@ -35,6 +35,7 @@ from schemas import (
     FundingRate,
     MarketList,
     ReconnectResult,
+    SpotMarketSnapshot,
     StreamerState,
     StreamerStatus,
     encode,
@@ -47,13 +48,13 @@ from schemas.buckets import (
     LEADER_BUCKET,
     MARKETS_BUCKET,
     PRICES_BUCKET,
+    SPOT_BUCKET,
     BucketSpec,
     bucket_specs,
     history_stream,
 )
-from streamer.backoff import Backoff
 from streamer.buckets import ensure_buckets, ensure_stream
-from streamer.errors import NotReadyError, SourceError
+from streamer.errors import NotReadyError
 from streamer.lease import LeaderLease
 from streamer.metrics import Metrics
 from streamer.presence import LifecycleMachine, PresenceTracker
@@ -61,17 +62,13 @@ from streamer.publisher import Publisher
 from streamer.redact import redact
 from streamer.service import ServiceHandle, start_service
 from streamer.settings import Settings
-from streamer.source import MarketSource
+from streamer.supervisor import SourceFactory, Supervisor
 from streamer.waits import raise_if_cancelled, wait_event
 from subscribers.connection import server_list
 
 __all__ = ["SourceFactory", "Streamer", "__version__", "health_key", "health_ttl"]
 
 log = logging.getLogger("drift_stream.streamer")
-SourceFactory = Callable[[], MarketSource]
-# Event-driven passes are at least this far apart: a slot's burst of account updates
-# (hundreds on mainnet) costs one snapshot pass (about 1-3 ms for 85 markets), not one each.
-_MIN_PASS_GAP_S = 0.002
 try:
     __version__ = version("drift-stream")
 except PackageNotFoundError:  # running from a source tree
@@ -97,8 +94,6 @@ class Streamer:
         self.instance_id = (
             instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
-        self._source_factory = source_factory
-        self._publish_interval = publish_interval_s
         self._grace_s = grace_s
         self._status_interval = status_interval_s
         self._nc = nc
@@ -107,17 +102,37 @@ class Streamer:
         self.state = StreamerState.STANDBY
         self.epoch = 0
         self.consumers = 0
-        self.reconnects = 0
-        self.rpc_errors = 0
-        self.last_error: str | None = None
-        self.max_backoff_s = 0.0  # the longest retry wait so far (capped at backoff_cap_s)
-        self._source: MarketSource | None = None
-        self._source_lock = asyncio.Lock()
+        self._drift = Supervisor(
+            settings,
+            source_factory,
+            self.metrics,
+            publish_interval_s=publish_interval_s,
+            set_state=self._set_state,
+            epoch=lambda: self.epoch,
+        )
         self._publisher: Publisher | None = None
         self._lease: LeaderLease | None = None
         self._leader_task: asyncio.Task[None] | None = None
         self._state_changed = asyncio.Event()
         self.ready = asyncio.Event()  # set once NATS and the buckets are up
+
+    # The supervisor's counters, read by status and tests.
+    @property
+    def reconnects(self) -> int:
+        return self._drift.reconnects
+
+    @property
+    def rpc_errors(self) -> int:
+        return self._drift.rpc_errors
+
+    @property
+    def last_error(self) -> str | None:
+        return self._drift.last_error
+
+    @property
+    def max_backoff_s(self) -> float:
+        """The longest retry wait so far (capped at backoff_cap_s)."""
+        return self._drift.max_backoff_s
 
     # -- the process ---------------------------------------------------------------
     async def run(self) -> None:
@@ -139,8 +154,10 @@ class Streamer:
                 FUNDING_BUCKET: self.settings.cache_ttl_funding,
                 PRICES_BUCKET: self.settings.cache_ttl_price,
                 MARKETS_BUCKET: self.settings.cache_ttl_markets,
+                SPOT_BUCKET: self.settings.cache_ttl_spot,
             }
             self._publisher = Publisher({b: kvs[b] for b in ttls}, self.network, ttls)
+            self._drift.publisher = self._publisher
             self._lease = LeaderLease(
                 kvs[LEADER_BUCKET], self.network, self.instance_id, ttl=self.settings.lease_ttl
             )
@@ -181,6 +198,7 @@ class Streamer:
             funding_ttl=s.cache_ttl_funding,
             price_ttl=s.cache_ttl_price,
             markets_ttl=s.cache_ttl_markets,
+            spot_ttl=s.cache_ttl_spot,
             presence_ttl=s.presence_ttl,
             lease_ttl=s.lease_ttl,
             health_ttl=health_ttl(self._status_interval),
@@ -245,7 +263,7 @@ class Streamer:
                     machine.observe(self.consumers, now)
                     run = machine.should_run(now)
                     if run and supervisor is None:
-                        supervisor = asyncio.create_task(self._supervise(), name="supervisor")
+                        supervisor = asyncio.create_task(self._drift.run(), name="supervisor")
                     elif not run and supervisor is not None:
                         log.info(
                             "no consumers for %.1f s: stopping the DriftClient",
@@ -263,128 +281,6 @@ class Streamer:
             if service is not None:
                 with contextlib.suppress(Exception):
                     await service.stop()
-
-    # -- the Drift side ------------------------------------------------------------
-    async def _supervise(self) -> None:
-        """Keep a DriftClient subscribed and publishing; restart it with backoff on failure."""
-        backoff = Backoff(
-            base=0.5, factor=self.settings.retry_backoff, cap=self.settings.backoff_cap_s
-        )
-        failures = 0
-        try:
-            while True:
-                raise_if_cancelled()
-                self._set_state(StreamerState.STARTING if failures == 0 else StreamerState.DEGRADED)
-                try:
-                    await self._start_source()
-                    failures = 0
-                    backoff.reset()
-                    self._set_state(StreamerState.RUNNING)
-                    await self._publish_loop()
-                except SourceError as exc:
-                    failures += 1
-                    self._record_error(exc)
-                    await self._stop_source()
-                    delay = backoff.next_delay()
-                    self.max_backoff_s = max(self.max_backoff_s, delay)
-                    level = (
-                        logging.ERROR if failures >= self.settings.max_retries else logging.WARNING
-                    )
-                    log.log(
-                        level,
-                        "Drift source failed (%s, attempt %d): %s; retrying in %.2f s",
-                        exc.kind,
-                        failures,
-                        redact(str(exc)),
-                        delay,
-                        extra={
-                            "network": self.network,
-                            "kind": exc.kind,
-                            "attempt": failures,
-                            "delay_s": round(delay, 3),
-                        },
-                    )
-                    self._set_state(StreamerState.DEGRADED)
-                    await asyncio.sleep(delay)
-                    self.reconnects += 1
-                    self.metrics.reconnects.inc()
-        finally:
-            await self._stop_source()
-
-    async def _start_source(self) -> None:
-        async with self._source_lock:
-            await self._start_source_locked()
-
-    async def _stop_source(self) -> None:
-        async with self._source_lock:
-            await self._stop_source_locked()
-
-    async def _start_source_locked(self) -> None:
-        source = self._source_factory()
-        self.metrics.op("subscribe")
-        started = time.perf_counter()
-        try:
-            await source.start()
-        except SourceError:
-            self.metrics.subscribe_failures.inc()
-            raise
-        self._source = source
-        self.metrics.client_running.set(1)
-        if self._publisher is not None:
-            self._publisher.forget()  # everything is re-sent after a (re)start
-        log.info(
-            "DriftClient subscribed in %.0f ms",
-            (time.perf_counter() - started) * 1000,
-            extra={"network": self.network},
-        )
-
-    async def _stop_source_locked(self) -> None:
-        source, self._source = self._source, None
-        if source is not None:
-            await source.stop()  # never raises: unsubscribes, closes RPC and websockets
-            self.metrics.client_running.set(0)
-            log.info("DriftClient stopped and cleaned up", extra={"network": self.network})
-
-    async def _publish_loop(self) -> None:
-        assert self._publisher is not None
-        was_stale = False
-        while True:
-            raise_if_cancelled()
-            async with self._source_lock:
-                source = self._source
-                if source is None:
-                    raise SourceError("the DriftClient went away", kind="stopped")
-                source.check()  # SourceStaleError: the feed went quiet or driftpy's loop died
-                health = source.health()
-                if health.slot_age_s is not None:
-                    self.metrics.feed_age.set(health.slot_age_s)
-                    # A gap in slots means the websockets were down: driftpy does not
-                    # refetch what changed meanwhile, so read everything once.
-                    stale = health.slot_age_s > 2.0
-                    if was_stale and not stale:
-                        self.metrics.op("refetch")
-                        await source.refetch()
-                        log.info(
-                            "feed resumed after a gap: refetched every account",
-                            extra={"network": self.network},
-                        )
-                    was_stale = stale
-                snapshot = await source.snapshot(int(time.time()))
-            result = await self._publisher.publish(snapshot, epoch=self.epoch)
-            for bucket, n in result.written.items():
-                self.metrics.published(bucket, n)
-            if result.failed:
-                self.metrics.publish_failures.inc(result.failed)
-            # The next pass: when driftpy stores an update (a burst arriving meanwhile
-            # is one pass), at the latest after the publish interval (refresh, watchdog).
-            await asyncio.sleep(_MIN_PASS_GAP_S)
-            await wait_event(source.changed, self._publish_interval)
-            source.changed.clear()
-
-    def _record_error(self, exc: SourceError) -> None:
-        self.rpc_errors += 1
-        self.last_error = redact(f"{exc.kind}: {exc}")[:300]
-        self.metrics.error(exc.kind)
 
     # -- status --------------------------------------------------------------------
     def _set_state(self, state: StreamerState) -> None:
@@ -417,7 +313,7 @@ class Streamer:
 
     # -- Controller (the api) ------------------------------------------------------
     def status(self) -> StreamerStatus:
-        source = self._source
+        source = self._drift.source
         health = source.health() if source is not None else None
         last_slot = health.last_slot if health is not None else None
         return StreamerStatus(
@@ -430,6 +326,7 @@ class Streamer:
             epoch=self.epoch,
             consumers=self.consumers,
             markets=len(self._publisher.funding) if self._publisher is not None else 0,
+            spot_markets=len(self._publisher.spots) if self._publisher is not None else 0,
             feed_age_s=health.slot_age_s if health is not None else None,
             last_slot=last_slot,
             reconnects=self.reconnects,
@@ -450,37 +347,14 @@ class Streamer:
             raise NotReadyError("no funding yet: the DriftClient starts with the first consumer")
         return self._publisher.find_funding(market)
 
+    def spot(self, market: str | int) -> SpotMarketSnapshot | None:
+        if self._publisher is None or self._publisher.market_list is None:
+            raise NotReadyError("no data yet: the DriftClient starts with the first consumer")
+        return self._publisher.find_spot(market)
+
     async def reconnect(self) -> ReconnectResult:
         """force_reconnect: clean up the DriftClient, start a new one, report how long."""
-        started = time.perf_counter()
-        if self._source is None:
-            return ReconnectResult(
-                network=self.network,
-                ts=time.time(),
-                ok=False,
-                took_ms=0.0,
-                error="no DriftClient is running (no consumers)",
-            )
-        error: str | None = None
-        async with self._source_lock:  # the publish loop waits; it never sees a half-done swap
-            await self._stop_source_locked()
-            try:
-                await self._start_source_locked()
-            except SourceError as exc:
-                self._record_error(exc)
-                error = redact(f"{exc.kind}: {exc}")[:300]
-        self.reconnects += 1
-        self.metrics.reconnects.inc()
-        took = (time.perf_counter() - started) * 1000
-        log.info(
-            "reconnect requested: %s in %.0f ms",
-            "ok" if error is None else "failed",
-            took,
-            extra={"network": self.network, "took_ms": round(took, 1)},
-        )
-        return ReconnectResult(
-            network=self.network, ts=time.time(), ok=error is None, took_ms=took, error=error
-        )
+        return await self._drift.reconnect()
 
     # -- NATS callbacks ------------------------------------------------------------
     async def _nats_error(self, exc: Exception) -> None:

@@ -5,8 +5,8 @@ Three roles, each a NATS user (anonymous connections are refused once users exis
 - `streamer`: manages the buckets, writes the data buckets, the lease and health,
   publishes status, serves the api (subscribes to `drift.*.api.>` and `$SRV.>`).
 - `engine` (engines and the dashboard): reads the KV (watch, get, history), reads the
-  plain subjects, heartbeats presence in `drift_consumers`, calls status, markets and
-  funding. It cannot write a data bucket, publish on a data subject, create or delete
+  plain subjects, heartbeats presence in `drift_consumers`, calls status, markets,
+  funding and spot. It cannot write a data bucket, publish on a data subject, create or delete
   streams, answer api requests, or call `reconnect`.
 - `operator`: everything (reconnect, the `nats` CLI, administration).
 
@@ -37,6 +37,7 @@ from schemas.buckets import (
     LEADER_BUCKET,
     MARKETS_BUCKET,
     PRICES_BUCKET,
+    SPOT_BUCKET,
 )
 from schemas.subjects import (
     API_TOKEN,
@@ -45,6 +46,7 @@ from schemas.subjects import (
     MARKET_TOKEN,
     MARKETS_TOKEN,
     SERVICE_NAME,
+    SPOT_TOKEN,
     STATUS_TOKEN,
     SUBJECT_ROOT,
 )
@@ -65,8 +67,15 @@ __all__ = [
 Role = Literal["streamer", "engine", "operator"]
 ROLES: tuple[Role, ...] = ("streamer", "engine", "operator")
 _JS = "$JS.API"
-_WRITTEN_BY_STREAMER = (FUNDING_BUCKET, PRICES_BUCKET, MARKETS_BUCKET, LEADER_BUCKET, HEALTH_BUCKET)
-_READ_ENDPOINTS = ("status", "markets", "funding")
+_WRITTEN_BY_STREAMER = (
+    FUNDING_BUCKET,
+    PRICES_BUCKET,
+    MARKETS_BUCKET,
+    SPOT_BUCKET,
+    LEADER_BUCKET,
+    HEALTH_BUCKET,
+)
+_READ_ENDPOINTS = ("status", "markets", "funding", "spot")
 
 
 def _kv(bucket: str) -> str:
@@ -74,7 +83,7 @@ def _kv(bucket: str) -> str:
 
 
 def _engine_publish() -> list[str]:
-    streams = [_kv(b) for b in (*BUCKET_NAMES, HEALTH_BUCKET)] + [HISTORY_STREAM]
+    streams = [_kv(b) for b in BUCKET_NAMES] + [HISTORY_STREAM]  # (health is in BUCKET_NAMES)
     allow = [f"{_JS}.INFO", "$JS.FC.>", f"$JS.ACK.{HISTORY_STREAM}.>"]
     for stream in streams:
         allow += [
@@ -123,6 +132,7 @@ def permissions(role: Role) -> dict[str, object]:
                 f"{SUBJECT_ROOT}.*.{FUNDING_TOKEN}.*",
                 f"{SUBJECT_ROOT}.*.{MARKET_TOKEN}.*",
                 f"{SUBJECT_ROOT}.*.{MARKETS_TOKEN}",
+                f"{SUBJECT_ROOT}.*.{SPOT_TOKEN}.*",
                 f"{SUBJECT_ROOT}.*.{STATUS_TOKEN}",
             ]
         },

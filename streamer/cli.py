@@ -6,13 +6,14 @@
   everything cleanly.
 - `drift-stream streamer`: the streamer alone, against given NATS and RPC URLs.
 - `drift-stream req ENDPOINT [PAYLOAD]`: call the streamer's api (status, markets,
-  funding, reconnect) and print the JSON answer.
+  funding, spot, reconnect) and print the JSON answer (`streamer.commands.req`).
 - `drift-stream funding`: a live terminal table of every market's funding and prices.
 - `drift-stream dashboard`: the Funding Engine page (started by `up` too).
 - `drift-stream localnet`: localnet alone.
 
 Settings come from the environment (DRIFT_NETWORK, DRIFT_RPC_URL, NATS_URL, ...);
-flags given on the command line win.
+flags given on the command line win. Commands move to `streamer.commands` one module
+each (`req`, the streamer's `--check` so far).
 """
 
 from __future__ import annotations
@@ -20,25 +21,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from streamer.commands import req
+from streamer.commands.common import settings_for as _settings
 from streamer.logs import configure_logging, hide_secrets
 from streamer.redact import redact_url
 from streamer.settings import Settings
-from subscribers.connection import server_list
 
 if TYPE_CHECKING:
     from streamer.app import Streamer
-    from streamer.auth import Role
 
 __all__ = ["main"]
 
@@ -92,13 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     streamer.set_defaults(run=_streamer)
 
-    req = sub.add_parser("req", help="call the streamer's api and print the answer")
-    req.add_argument("endpoint", choices=("status", "markets", "funding", "reconnect"))
-    req.add_argument("payload", nargs="?", default="", help="e.g. SOL-PERP or 0 for funding")
-    req.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
-    req.add_argument("--network", choices=("mainnet", "devnet", "local"), default=None)
-    req.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
-    req.set_defaults(run=_req)
+    req.add_parser(sub)
 
     funding = sub.add_parser("funding", help="a live terminal table of every market's funding")
     funding.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
@@ -158,43 +151,6 @@ def _streamer_arguments(parser: argparse.ArgumentParser) -> None:
 NATS_SERVER_SETTINGS = 'jetstream {\n  sync_interval: "2m"\n}\n'
 
 
-async def _quiet(exc: Exception) -> None:
-    """A one-shot command reports a failed connection itself, in one line."""
-
-
-# NATS options of a one-shot command: fail at once instead of retrying for minutes.
-_ONE_SHOT: dict[str, Any] = {
-    "allow_reconnect": False,
-    "max_reconnect_attempts": 1,
-    "reconnect_time_wait": 0.1,
-    "error_cb": _quiet,
-}
-
-# Where `drift-stream up` writes the NATS credentials of each role (see streamer.auth).
-LOCAL_AUTH_DIR = Path(".drift-stream") / "auth"
-
-
-def _settings(args: argparse.Namespace, role: Role | None = None, **overrides: object) -> Settings:
-    """Environment first, then the flags that were given.
-
-    With no NATS URL given at all, a command run where `drift-stream up` runs uses the
-    credentials `up` wrote for its role (./.drift-stream/auth/<role>.env).
-    """
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if role is not None and "nats_url" not in given and "NATS_URL" not in os.environ:
-        local = LOCAL_AUTH_DIR / f"{role}.env"
-        if local.is_file():
-            from streamer.auth import read_credentials
-
-            given["nats_url"] = read_credentials(local)
-    settings = Settings(**given)  # type: ignore[arg-type]
-    hide_secrets(
-        settings.nats_url.get_secret_value(),
-        settings.rpc_url.get_secret_value() if settings.rpc_url else None,
-    )
-    return settings
-
-
 async def _stop_on_signal() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -242,7 +198,9 @@ async def _run_streamer(
 
 async def _streamer(args: argparse.Namespace) -> None:
     if args.check:
-        await _check(args)
+        from streamer.commands import check
+
+        await check.run(args)
         return
     settings = _settings(
         args, "streamer", network=args.network, rpc_url=args.rpc_url, nats_url=args.nats_url
@@ -257,71 +215,6 @@ async def _streamer(args: argparse.Namespace) -> None:
             flush=True,
         )
         await stop.wait()
-
-
-async def _check(args: argparse.Namespace) -> None:
-    """Healthcheck: the instance's heartbeat in drift_health is there and fresh."""
-    import time
-
-    import nats
-
-    from schemas import StreamerStatus, decode
-    from schemas.buckets import HEALTH_BUCKET
-    from streamer.app import health_key
-
-    if not args.instance_id:
-        raise SystemExit("--check needs --instance-id (the instance to check)")
-    settings = _settings(args, "streamer", network=args.network, nats_url=args.nats_url)
-    try:
-        nc = await nats.connect(
-            server_list(settings.nats_url.get_secret_value()), **_ONE_SHOT, connect_timeout=2
-        )
-    except Exception as exc:
-        raise SystemExit(f"unhealthy: NATS unreachable: {redact_url(str(exc))}") from None
-    try:
-        kv = await nc.jetstream(timeout=2).key_value(HEALTH_BUCKET)
-        entry = await kv.get(health_key(settings.network, args.instance_id))
-        status = decode(StreamerStatus, entry.value or b"")
-        ttl = (await kv.status()).ttl or 10.0
-    except Exception as exc:
-        raise SystemExit(f"unhealthy: no heartbeat of {args.instance_id}: {exc!r}") from None
-    finally:
-        await nc.close()
-    age = time.time() - status.ts
-    if age > ttl:
-        raise SystemExit(f"unhealthy: last heartbeat {age:.1f} s ago")
-    print(f"healthy: {args.instance_id} {status.state.value}, heartbeat {age:.1f} s ago")
-
-
-async def _req(args: argparse.Namespace) -> None:
-    import nats
-    from nats.errors import NoRespondersError
-    from nats.errors import TimeoutError as NatsTimeout
-
-    from schemas import api_subject
-
-    settings = _settings(args, "operator", network=args.network, nats_url=args.nats_url)
-    nc = await nats.connect(
-        server_list(settings.nats_url.get_secret_value()),
-        **_ONE_SHOT,
-        connect_timeout=args.timeout,
-    )
-    try:
-        subject = api_subject(settings.network, args.endpoint)
-        try:
-            msg = await nc.request(subject, args.payload.encode(), timeout=args.timeout)
-        except NoRespondersError:
-            raise SystemExit(
-                f"no streamer answers {subject} (is one running for "
-                f"{settings.network}, and does it have the lease?)"
-            ) from None
-        except NatsTimeout:
-            raise SystemExit(f"no answer on {subject} within {args.timeout} s") from None
-        print(json.dumps(json.loads(msg.data or b"null"), indent=2))
-        if msg.headers and msg.headers.get("Nats-Service-Error-Code"):
-            raise SystemExit(1)
-    finally:
-        await nc.close()
 
 
 async def _funding(args: argparse.Namespace) -> None:

@@ -1,4 +1,5 @@
-"""Wire models from market states: FundingRate, MarketSnapshot, PerpMarketInfo.
+"""Wire models from market states: FundingRate, MarketSnapshot, PerpMarketInfo,
+SpotMarketSnapshot.
 
 The unit conversions themselves live in `schemas.units`; this module only says which
 state field goes where.
@@ -6,12 +7,12 @@ state field goes where.
 
 from __future__ import annotations
 
-from schemas import FundingRate, MarketSnapshot, PerpMarketInfo
+from schemas import FundingRate, MarketSnapshot, PerpMarketInfo, SpotMarketSnapshot
 from schemas.subjects import Network
 from schemas.units import PRICE_PRECISION
-from streamer.state import MarketState
+from streamer.state import MarketState, SpotState
 
-__all__ = ["funding_rate", "market_info", "market_snapshot"]
+__all__ = ["funding_rate", "market_info", "market_snapshot", "spot_snapshot"]
 
 BASE_PRECISION = 10**9
 
@@ -90,4 +91,33 @@ def market_info(state: MarketState) -> PerpMarketInfo:
         status=state.status,
         oracle=state.oracle,
         oracle_source=state.oracle_source,
+    )
+
+
+def spot_snapshot(
+    state: SpotState, *, network: Network, slot: int, ts: float, epoch: int
+) -> SpotMarketSnapshot | None:
+    """The SpotMarketSnapshot of a spot market; None while its oracle price is unknown
+    (ValueError, SchemaError included, if its values are not publishable)."""
+    if state.oracle_price is None:
+        return None
+    return SpotMarketSnapshot.from_raw(
+        network=network,
+        slot=slot,
+        ts=ts,
+        market_index=state.market_index,
+        symbol=state.symbol,
+        decimals=state.decimals,
+        status=state.status,
+        oracle=state.oracle,
+        oracle_source=state.oracle_source,
+        oracle_price=state.oracle_price,
+        deposit_rate=state.deposit_rate,
+        borrow_rate=state.borrow_rate,
+        utilization=state.utilization,
+        total_deposits=state.total_deposits,
+        total_borrows=state.total_borrows,
+        market_slot=state.market_slot,
+        oracle_slot=state.oracle_slot,
+        epoch=epoch,
     )

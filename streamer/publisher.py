@@ -1,4 +1,5 @@
-"""Write decoded markets to the KV last-value cache: on change, and refreshed at TTL/2.
+"""Write decoded perp and spot markets to the KV last-value cache: on change, and
+refreshed at TTL/2.
 
 The streamer writes only the KV; each bucket republishes its values on the plain
 subjects (one write path, so cache and stream never disagree). A value that is not
@@ -21,22 +22,27 @@ from schemas import (
     MarketList,
     MarketSnapshot,
     PerpMarketInfo,
+    SpotMarketSnapshot,
     encode,
     market_key,
     markets_key,
+    spot_key,
 )
-from schemas.buckets import FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET
+from schemas.buckets import FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET, SPOT_BUCKET
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
 from schemas.subjects import Network
-from streamer.models import funding_rate, market_info, market_snapshot
+from streamer.models import funding_rate, market_info, market_snapshot, spot_snapshot
 from streamer.source import SourceSnapshot
-from streamer.state import MarketState
+from streamer.state import MarketState, SpotState
 
 __all__ = ["PublishResult", "Publisher"]
 
 log = logging.getLogger("drift_stream.publisher")
 _VOLATILE = {"ts", "slot"}  # a new slot or time alone is not a change
+_PERP_BUCKETS = (FUNDING_BUCKET, PRICES_BUCKET)
+_SPOT_BUCKETS = (SPOT_BUCKET,)
+_Put = tuple[str, str, bytes]  # bucket, key, value
 
 
 @dataclass
@@ -56,7 +62,11 @@ class _Last:
 
 
 class Publisher:
-    """Publishes snapshots for one network; remembers the last values for the api."""
+    """Publishes snapshots for one network; remembers the last values for the api.
+
+    `kvs` and `ttls` are keyed by bucket name; the spot bucket is needed only once a
+    snapshot carries spot markets.
+    """
 
     def __init__(
         self,
@@ -74,12 +84,14 @@ class Publisher:
         self.funding: dict[str, FundingRate] = {}
         self.prices: dict[str, MarketSnapshot] = {}
         self.market_list: MarketList | None = None
-        self._invalid_logged: set[str] = set()
+        self.spots: dict[str, SpotMarketSnapshot] = {}  # by symbol, case as on chain
+        self._invalid_logged: set[tuple[str, str]] = set()
         # The last state of each market that was built into models: a market whose
         # state is the same costs nothing until its refresh is due (a pass after one
         # account update builds one market's models, not 85).
         self._states: dict[int, MarketState] = {}
         self._infos: dict[int, PerpMarketInfo] = {}
+        self._spot_states: dict[int, SpotState] = {}
 
     def _due(self, bucket: str, key: str, model: SchemaModel, now: float) -> bool:
         content = model.model_dump(exclude=_VOLATILE)
@@ -89,19 +101,21 @@ class Publisher:
         self._last[(bucket, key)] = _Last(content, now)
         return True
 
-    def _refresh_due(self, symbol: str, now: float) -> bool:
-        """Whether a market's funding or price must be re-sent (TTL/2) even unchanged."""
+    def _refresh_due(self, symbol: str, now: float, buckets: tuple[str, ...]) -> bool:
+        """Whether a market must be rebuilt although its state is the same: one of its
+        values is due for the TTL/2 re-send, or its first bucket never got a value."""
         key = f"{self._network}.{symbol}"
-        for bucket in (FUNDING_BUCKET, PRICES_BUCKET):
+        for bucket in buckets:
             last = self._last.get((bucket, key))
             if last is not None and now - last.at >= self._refresh[bucket]:
                 return True
-        return (FUNDING_BUCKET, key) not in self._last
+        return (buckets[0], key) not in self._last
 
     def forget(self) -> None:
         """Drop what was published: the next pass writes everything (after a restart)."""
         self._last.clear()
         self._states.clear()
+        self._spot_states.clear()
 
     async def publish(
         self, snapshot: SourceSnapshot, *, epoch: int, ts: float | None = None
@@ -110,12 +124,39 @@ class Publisher:
         ts = time.time() if ts is None else ts
         now = self._clock()
         result = PublishResult()
-        puts: list[tuple[str, str, bytes]] = []
+        puts = self._perp_puts(snapshot, epoch, ts, now, result)
+        puts += self._spot_puts(snapshot, epoch, ts, now, result)
+        # Pipelined: every put is in flight at once, each awaiting its JetStream ack.
+        outcomes = await asyncio.gather(
+            *(self._kvs[bucket].put(k, data) for bucket, k, data in puts), return_exceptions=True
+        )
+        for (bucket, k, _), outcome in zip(puts, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                self._last.pop((bucket, k), None)  # not known to be written: retry next pass
+                result.failed += 1
+                result.error = repr(outcome)
+            else:
+                result.written[bucket] = result.written.get(bucket, 0) + 1
+        if result.failed:
+            log.warning(
+                "%d of %d KV writes failed; retrying next pass: %s",
+                result.failed,
+                len(puts),
+                result.error,
+                extra={"network": self._network},
+            )
+        return result
+
+    def _perp_puts(
+        self, snapshot: SourceSnapshot, epoch: int, ts: float, now: float, result: PublishResult
+    ) -> list[_Put]:
+        """Funding and prices of the perp markets that changed or are due, and the list."""
+        puts: list[_Put] = []
         infos = []
         rebuilt = 0
         for state in snapshot.markets:
             if self._states.get(state.market_index) == state and not self._refresh_due(
-                state.symbol, now
+                state.symbol, now, _PERP_BUCKETS
             ):
                 infos.append(self._infos[state.market_index])  # unchanged: nothing to build
                 continue
@@ -157,32 +198,42 @@ class Publisher:
             self.market_list = market_list
             if self._due(MARKETS_BUCKET, key, market_list, now):
                 puts.append((MARKETS_BUCKET, key, encode(market_list)))
-        # Pipelined: every put is in flight at once, each awaiting its JetStream ack.
-        outcomes = await asyncio.gather(
-            *(self._kvs[bucket].put(k, data) for bucket, k, data in puts), return_exceptions=True
-        )
-        for (bucket, k, _), outcome in zip(puts, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                self._last.pop((bucket, k), None)  # not known to be written: retry next pass
-                result.failed += 1
-                result.error = repr(outcome)
-            else:
-                result.written[bucket] = result.written.get(bucket, 0) + 1
-        if result.failed:
-            log.warning(
-                "%d of %d KV writes failed; retrying next pass: %s",
-                result.failed,
-                len(puts),
-                result.error,
-                extra={"network": self._network},
-            )
-        return result
+        return puts
 
-    def _skip(self, state: MarketState, exc: Exception) -> None:
-        if state.symbol not in self._invalid_logged:  # once per market, not once per pass
-            self._invalid_logged.add(state.symbol)
+    def _spot_puts(
+        self, snapshot: SourceSnapshot, epoch: int, ts: float, now: float, result: PublishResult
+    ) -> list[_Put]:
+        """Snapshots of the spot markets that changed or are due (same rules as perps)."""
+        puts: list[_Put] = []
+        for state in snapshot.spots:
+            if self._spot_states.get(state.market_index) == state and not self._refresh_due(
+                state.symbol, now, _SPOT_BUCKETS
+            ):
+                continue
+            try:
+                key = spot_key(self._network, state.symbol)
+                spot = spot_snapshot(
+                    state, network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch
+                )
+            except (SchemaError, ValueError) as exc:
+                self._skip(state, exc)
+                result.skipped_invalid += 1
+                continue
+            self._spot_states[state.market_index] = state
+            if spot is None:  # no oracle price yet: no snapshot rather than a wrong one
+                continue
+            self.spots[spot.symbol] = spot
+            if self._due(SPOT_BUCKET, key, spot, now):
+                puts.append((SPOT_BUCKET, key, encode(spot)))
+        return puts
+
+    def _skip(self, state: MarketState | SpotState, exc: Exception) -> None:
+        kind = "spot market" if isinstance(state, SpotState) else "market"
+        if (kind, state.symbol) not in self._invalid_logged:  # once per market, not per pass
+            self._invalid_logged.add((kind, state.symbol))
             log.warning(
-                "market %s skipped: %s",
+                "%s %s skipped: %s",
+                kind,
                 state.symbol[:40],
                 exc,
                 extra={"market_index": state.market_index},
@@ -193,3 +244,14 @@ class Publisher:
         if isinstance(market, int):
             return next((f for f in self.funding.values() if f.market_index == market), None)
         return self.funding.get(market.upper())
+
+    def find_spot(self, market: str | int) -> SpotMarketSnapshot | None:
+        """The last snapshot published for a spot symbol (any case) or index (None if
+        unknown)."""
+        if isinstance(market, int):
+            return next((s for s in self.spots.values() if s.market_index == market), None)
+        exact = self.spots.get(market)
+        if exact is not None:
+            return exact
+        folded = market.upper()
+        return next((s for s in self.spots.values() if s.symbol.upper() == folded), None)

@@ -1,4 +1,4 @@
-"""The `drift-streamer` NATS micro service: status, markets, funding, reconnect.
+"""The `drift-streamer` NATS micro service: status, markets, funding, spot, reconnect.
 
 Endpoints live under `drift.<net>.api.` so `nats req drift.local.api.funding SOL-PERP`
 works, and `$SRV.PING/INFO/STATS` and `nats micro ls` find the service. Errors follow
@@ -27,6 +27,7 @@ from schemas import (
     FundingRate,
     MarketList,
     ReconnectResult,
+    SpotMarketSnapshot,
     StreamerStatus,
     api_prefix,
     encode,
@@ -68,6 +69,11 @@ class Controller(Protocol):
         """The last funding of a market (None: unknown); NotReadyError before data."""
         ...
 
+    def spot(self, market: str | int) -> SpotMarketSnapshot | None:
+        """The last snapshot of a spot market, by symbol in any case or index (None:
+        unknown); NotReadyError before data."""
+        ...
+
     async def reconnect(self) -> ReconnectResult: ...
 
 
@@ -75,6 +81,7 @@ def parse_market(payload: bytes) -> str | int:
     """`SOL-PERP`, `sol-perp`, `0`, `"SOL-PERP"`, `{"market": "SOL-PERP"}` or `{"market": 0}`.
 
     Returns an upper-case symbol or a non-negative index; BadRequest for anything else.
+    Spot requests (`USDC`, `wbtc`) parse the same way and are matched case-insensitively.
     """
     if len(payload) > MAX_PAYLOAD:
         raise BadRequest(f"payload of {len(payload)} bytes: send a market name or index")
@@ -140,6 +147,21 @@ def _handler(
     return handle
 
 
+def _lookup(
+    kind: str, find: Callable[[str | int], SchemaModel | None]
+) -> Callable[[Request], Awaitable[SchemaModel]]:
+    """An endpoint that parses a market from the payload and answers its value (404: unknown)."""
+
+    async def answer(req: Request) -> SchemaModel:
+        market = parse_market(req.data)
+        value = find(market)
+        if value is None:
+            raise LookupError(f"unknown {kind} {market}")
+        return value
+
+    return answer
+
+
 class ServiceHandle:
     """A running service; `stop()` unregisters it (when leadership is lost)."""
 
@@ -153,20 +175,13 @@ class ServiceHandle:
 async def start_service(
     nc: Client, network: Network, controller: Controller, *, version: str, instance_id: str
 ) -> ServiceHandle:
-    """Register `drift-streamer` with its four endpoints for one network."""
+    """Register `drift-streamer` with its endpoints (API_ENDPOINTS) for one network."""
 
     async def status(req: Request) -> SchemaModel:
         return controller.status()
 
     async def markets(req: Request) -> SchemaModel:
         return controller.markets()
-
-    async def funding(req: Request) -> SchemaModel:
-        market = parse_market(req.data)
-        value = controller.funding(market)
-        if value is None:
-            raise LookupError(f"unknown market {market}")
-        return value
 
     async def reconnect(req: Request) -> SchemaModel:
         return await controller.reconnect()
@@ -182,8 +197,9 @@ async def start_service(
     for name, answer in (
         ("status", status),
         ("markets", markets),
-        ("funding", funding),
+        ("funding", _lookup("market", controller.funding)),
         ("reconnect", reconnect),
+        ("spot", _lookup("spot market", controller.spot)),
     ):
         await group.add_endpoint(name=name, handler=_handler(name, answer))
     log.info("api serving on %s.*", api_prefix(network), extra={"network": network})

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     cache_ttl_markets: float = Field(
         60.0, gt=0, le=3600, validation_alias=_env("DRIFT_CACHE_TTL_MARKETS")
     )
+    cache_ttl_spot: float = Field(
+        30.0, gt=0, le=3600, validation_alias=_env("DRIFT_CACHE_TTL_SPOT")
+    )
     max_retries: int = Field(5, ge=0, le=1000, validation_alias=_env("DRIFT_MAX_RETRIES"))
     retry_backoff: float = Field(2.0, ge=1.0, le=10.0, validation_alias=_env("DRIFT_RETRY_BACKOFF"))
     backoff_cap_s: float = Field(30.0, gt=0, le=30.0, validation_alias=_env("DRIFT_BACKOFF_CAP"))

@@ -6,12 +6,14 @@ Importing this package loads no driftpy: an engine process stays small.
 # first: every process that reads NATS through us gets the nats-py header guard
 from subscribers import natsfix  # noqa: F401  (installs on import)
 from subscribers.adapter import DriftAdapter
+from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheManager, CacheStats
 from subscribers.client import ApiError, ClientStats, DriftStreamClient
 from subscribers.presence import Presence
 
 __all__ = [
     "ApiError",
+    "BucketUnavailableError",
     "CacheManager",
     "CacheStats",
     "ClientStats",

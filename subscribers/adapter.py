@@ -5,6 +5,7 @@ adapter = DriftAdapter(network="mainnet", nats_url="nats://127.0.0.1:4222")
 await adapter.connect()                       # registers presence
 rate = await adapter.get_funding_rate("SOL-PERP")   # FundingRate | None, never KeyError
 markets = await adapter.get_all_perp_markets()      # list[PerpMarketInfo]
+usdc = await adapter.get_spot_market("USDC")        # SpotMarketSnapshot | None
 await adapter.disconnect()
 ```
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from schemas import FundingRate, PerpMarketInfo
+from schemas import FundingRate, PerpMarketInfo, SpotMarketSnapshot
 from schemas.subjects import Network
 from subscribers.client import ApiError, DriftStreamClient
 
@@ -29,7 +30,7 @@ __all__ = ["DriftAdapter"]
 
 
 class DriftAdapter:
-    """Funding rates and perp markets, through the streamer (default) or directly."""
+    """Funding rates, perp and spot markets, through the streamer (default) or directly."""
 
     def __init__(
         self,
@@ -108,6 +109,27 @@ class DriftAdapter:
             return [market_info(state) for state in snapshot.markets]
         raise RuntimeError("connect() first")
 
+    async def get_spot_market(self, symbol: str | int) -> SpotMarketSnapshot | None:
+        """A spot market by symbol in any case (`USDC`, `wbtc`) or index; None if unknown
+        or not ready."""
+        if self._client is not None:
+            return await self._client.spot(symbol)
+        if self._source is not None:
+            from streamer.models import spot_snapshot
+
+            snapshot = await self._source.snapshot(int(time.time()))
+            wanted = _spot_id(symbol)
+            for state in snapshot.spots:
+                if wanted in (state.market_index, state.symbol.upper()):
+                    try:
+                        return spot_snapshot(
+                            state, network=self.network, slot=snapshot.slot, ts=time.time(), epoch=0
+                        )
+                    except ValueError:  # not publishable: the streamer skips it too
+                        return None
+            return None
+        raise RuntimeError("connect() first")
+
     async def force_reconnect(self) -> bool:
         """Ask the streamer to resubscribe (or resubscribe our own client); True if ok."""
         if self._client is not None:
@@ -119,3 +141,13 @@ class DriftAdapter:
             await self._source.refetch()
             return True
         raise RuntimeError("connect() first")
+
+
+def _spot_id(market: str | int) -> str | int | None:
+    """A spot market id as the client reads it: an index (int or ASCII digits), else the
+    symbol in upper case; None for what is neither."""
+    if isinstance(market, bool):
+        return None
+    if isinstance(market, str) and market.isascii() and market.isdigit():
+        return int(market) if len(market) <= 6 else None
+    return market.upper() if isinstance(market, str) else market

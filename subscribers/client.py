@@ -3,14 +3,16 @@
 ```python
 async with DriftStreamClient("mainnet", name="funding-engine") as client:
     sol = await client.funding("SOL-PERP")          # local mirror: no round trip
+    usdc = await client.spot("USDC")                # spot markets too
     async for update in client.watch_funding():     # last values first, then live
         ...
 ```
 
 Entering registers the engine's presence (the streamer starts its DriftClient for the
-first consumer) and starts one wildcard KV watch per bucket, which feeds a local
-last-value mirror; every read is served from the mirror, and a value that expired in
-KV is gone from the mirror too. A value that fails validation is logged and skipped.
+first consumer) and starts one mirror per bucket (`subscribers.mirror`: the last values,
+then the bucket's republished subject); every read is served from the mirror, and a
+value that expired in KV is gone from the mirror too. A value that fails validation is
+logged and skipped. Requests to the streamer's api are `request_*` (`subscribers.api`).
 """
 
 from __future__ import annotations
@@ -21,30 +23,29 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.errors import SlowConsumerError
 from nats.js.kv import KeyValue
 
 from schemas import (
-    ErrorReply,
     FundingRate,
     MarketList,
+    MarketModel,
     MarketSnapshot,
     ReconnectResult,
+    SpotMarketSnapshot,
     StreamerStatus,
-    api_subject,
-    decode,
     funding_wildcard,
     market_wildcard,
     markets_subject,
+    spot_wildcard,
+    validate_spot_symbol,
     validate_symbol,
 )
 from schemas.buckets import (
@@ -52,30 +53,25 @@ from schemas.buckets import (
     FUNDING_BUCKET,
     MARKETS_BUCKET,
     PRICES_BUCKET,
+    SPOT_BUCKET,
     bucket_specs,
 )
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
 from schemas.subjects import Endpoint, Network
-from subscribers.buckets import ensure_bucket, last_entries
-from subscribers.cache import CacheManager, CacheStats
+from subscribers.api import ApiError, request
+from subscribers.buckets import BucketUnavailableError, ensure_bucket
+from subscribers.cache import CacheStats
 from subscribers.connection import server_list
+from subscribers.mirror import Mirror, MirrorCounts
 from subscribers.presence import Presence
-from subscribers.waits import raise_if_cancelled
 
 __all__ = ["ApiError", "ClientStats", "DriftStreamClient"]
 
 log = logging.getLogger("drift_stream.client")
 M = TypeVar("M", bound=SchemaModel)
-
-
-class ApiError(Exception):
-    """An error reply from the streamer's api (400, 404, 503)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+W = TypeVar("W", bound=MarketModel)
+_MAX_INDEX_DIGITS = 6  # market indexes are u16; int() refuses thousands of digits
 
 
 @dataclass
@@ -88,152 +84,9 @@ class ClientStats:
     stale_epoch: int
 
 
-class _Mirror(Generic[M]):
-    """One bucket mirrored into a CacheManager, with listeners for live updates.
-
-    Live values come on a plain subscription to the bucket's republished subject (no
-    JetStream consumer while running: a thousand engines cost the server a thousand
-    subscriptions, and a stream leader failover costs them nothing). The last values
-    are read (`last_entries`, a short pull consumer) at start and again after every
-    reconnect or slow-consumer drop (`reload`). Both carry the stream sequence, so an
-    older value never replaces a newer one whatever the order they arrive in.
-    """
-
-    def __init__(
-        self,
-        kv: KeyValue,
-        nc: Client,
-        subject: str,
-        network: Network,
-        model: type[M],
-        ttl_s: float,
-        owner: DriftStreamClient,
-    ) -> None:
-        self.kv, self.network, self.model = kv, network, model
-        self.cache: CacheManager[M] = CacheManager(ttl_s)
-        self.listeners: set[asyncio.Queue[M]] = set()
-        self.loaded = asyncio.Event()
-        self.reload = asyncio.Event()
-        self._nc, self._subject = nc, subject
-        self._prefix = f"$KV.{kv._name}."
-        self._owner = owner
-        self._epochs: dict[str, int] = {}
-        self._seqs: dict[str, int] = {}
-
-    async def run(self) -> None:
-        """Subscribe (live first: nothing falls between), then load; reload on demand."""
-        pattern = f"{self.network}.*" if self.model is not MarketList else self.network
-        sub = await self._nc.subscribe(self._subject, cb=self._on_message)
-        try:
-            while True:
-                raise_if_cancelled()
-                self.reload.clear()
-                # The load is the truth: a nats-server killed before it wrote its last
-                # messages restarts with lower sequences, which must not look old to us.
-                self._seqs.clear()
-                try:
-                    async with asyncio.timeout(_LOAD_TIMEOUT_S):
-                        await self._load(pattern)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # NATS down or a stalled watch: again shortly
-                    raise_if_cancelled()  # nats-py turns a cancellation into its timeout
-                    log.warning("loading %s failed, retrying: %r", self.kv._name, exc)
-                    await asyncio.sleep(0.5)
-                    continue
-                await self.reload.wait()
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-
-    async def _load(self, pattern: str) -> None:
-        for entry in await last_entries(self.kv, pattern):
-            await self._apply(entry)
-        self.loaded.set()
-
-    async def _on_message(self, msg: Msg) -> None:
-        headers = msg.headers or {}
-        subject = headers.get("Nats-Subject", "")
-        try:
-            seq = int(headers.get("Nats-Sequence", ""))
-        except ValueError:
-            seq = -1
-        if not subject.startswith(self._prefix) or seq < 0:
-            self._owner._invalid += 1
-            log.warning("skipped a message on %s without KV headers", msg.subject)
-            return
-        await self._apply_raw(
-            subject[len(self._prefix) :],
-            seq,
-            headers.get("KV-Operation"),
-            msg.data,
-            _timestamp(headers.get("Nats-Time-Stamp")),
-        )
-
-    async def _apply(self, entry: KeyValue.Entry) -> None:
-        await self._apply_raw(
-            entry.key, entry.revision or 0, entry.operation, entry.value, _seconds(entry.created)
-        )
-
-    async def _apply_raw(
-        self,
-        key: str,
-        seq: int,
-        operation: str | None,
-        data: bytes | None,
-        written_at: float | None,
-    ) -> None:
-        if seq and seq <= self._seqs.get(key, 0):  # already have this or a newer one
-            return
-        if seq:
-            self._seqs[key] = seq
-        if operation in ("DEL", "PURGE") or not data:
-            await self.cache.delete(key)
-            return
-        try:
-            value = decode(self.model, data)
-        except SchemaError as exc:
-            self._owner._invalid += 1
-            log.warning("skipped an invalid %s at %s: %s", self.model.__name__, key, exc)
-            return
-        epoch = getattr(value, "epoch", 0)
-        if epoch < self._epochs.get(key, 0):  # a deposed leader's late write
-            self._owner._stale_epoch += 1
-            return
-        self._epochs[key] = epoch
-        await self.cache.set(key, value, written_at=written_at)
-        self._owner._updates += 1
-        for queue in list(self.listeners):
-            queue.put_nowait(value)
-
-
-_LOAD_TIMEOUT_S = 10.0
-
-
-def _seconds(created: object) -> float | None:
-    """A KV entry's server timestamp as unix seconds (nats-py gives a float or a datetime)."""
-    if created is None:
-        return None
-    if hasattr(created, "timestamp"):
-        return float(created.timestamp())
-    value = float(created)  # type: ignore[arg-type]
-    return value / 1e9 if value > 1e12 else value
-
-
-def _timestamp(text: str | None) -> float | None:
-    """`Nats-Time-Stamp` (RFC 3339, nanoseconds, Z) as unix seconds; None if unreadable."""
-    if not text:
-        return None
-    head, dot, frac = text.rstrip("Z").partition(".")
-    try:
-        whole = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
-        return whole + (float(f"0.{frac}") if dot and frac.isdigit() else 0.0)
-    except ValueError:
-        return None
-
-
 class DriftStreamClient:
-    """Drift funding and market data for one network; an async context manager, used once."""
+    """Drift funding, perp and spot market data for one network; an async context
+    manager, used once."""
 
     def __init__(
         self,
@@ -246,6 +99,7 @@ class DriftStreamClient:
         funding_ttl_s: float = 30.0,
         price_ttl_s: float = 10.0,
         markets_ttl_s: float = 60.0,
+        spot_ttl_s: float = 30.0,
         request_timeout_s: float = 2.0,
         nc: Client | None = None,
     ) -> None:
@@ -261,16 +115,18 @@ class DriftStreamClient:
             funding_ttl=funding_ttl_s,
             price_ttl=price_ttl_s,
             markets_ttl=markets_ttl_s,
+            spot_ttl=spot_ttl_s,
             presence_ttl=presence_ttl_s,
         )
         self._presence_ttl = presence_ttl_s
         self._timeout = request_timeout_s
         self._presence: Presence | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._funding: _Mirror[FundingRate] | None = None
-        self._prices: _Mirror[MarketSnapshot] | None = None
-        self._markets: _Mirror[MarketList] | None = None
-        self._updates = self._invalid = self._stale_epoch = 0
+        self._funding: Mirror[FundingRate] | None = None
+        self._prices: Mirror[MarketSnapshot] | None = None
+        self._markets: Mirror[MarketList] | None = None
+        self._spot: Mirror[SpotMarketSnapshot] | None = None  # None: no drift_spot bucket
+        self._counts = MirrorCounts()
         self.reconnects = 0
         self._opened = False
 
@@ -308,6 +164,10 @@ class DriftStreamClient:
             for name, spec in self._specs.items()
             if name in (FUNDING_BUCKET, PRICES_BUCKET, MARKETS_BUCKET, CONSUMERS_BUCKET)
         }
+        try:
+            kvs[SPOT_BUCKET] = await ensure_bucket(js, self._specs[SPOT_BUCKET])
+        except BucketUnavailableError as exc:  # a streamer older than spot markets
+            log.warning("no spot markets: %s", exc, extra={"network": self.network})
         # A bucket that already exists keeps its creator's TTLs: heartbeat and expire
         # by what the buckets really do, not by what this client asked for.
         ttls = {name: await _bucket_ttl(kv, self._ttl(name)) for name, kv in kvs.items()}
@@ -319,35 +179,45 @@ class DriftStreamClient:
             ttl_s=ttls[CONSUMERS_BUCKET],
         )
         await self._presence.__aenter__()
-        net, nc = self.network, self._nc
-        self._funding = _Mirror(
+        net, nc, counts = self.network, self._nc, self._counts
+        self._funding = Mirror(
             kvs[FUNDING_BUCKET],
             nc,
             funding_wildcard(net),
             net,
             FundingRate,
             ttls[FUNDING_BUCKET],
-            self,
+            counts,
         )
-        self._prices = _Mirror(
+        self._prices = Mirror(
             kvs[PRICES_BUCKET],
             nc,
             market_wildcard(net),
             net,
             MarketSnapshot,
             ttls[PRICES_BUCKET],
-            self,
+            counts,
         )
-        self._markets = _Mirror(
+        self._markets = Mirror(
             kvs[MARKETS_BUCKET],
             nc,
             markets_subject(net),
             net,
             MarketList,
             ttls[MARKETS_BUCKET],
-            self,
+            counts,
         )
-        mirrors = (self._funding, self._prices, self._markets)
+        if SPOT_BUCKET in kvs:
+            self._spot = Mirror(
+                kvs[SPOT_BUCKET],
+                nc,
+                spot_wildcard(net),
+                net,
+                SpotMarketSnapshot,
+                ttls[SPOT_BUCKET],
+                counts,
+            )
+        mirrors = self._mirrors()
         self._tasks = [
             asyncio.create_task(m.run(), name=f"mirror {m.model.__name__}") for m in mirrors
         ]
@@ -371,10 +241,13 @@ class DriftStreamClient:
         self.reconnects += 1
         self._reload()
 
+    def _mirrors(self) -> list[Mirror[Any]]:
+        mirrors = (self._funding, self._prices, self._markets, self._spot)
+        return [m for m in mirrors if m is not None]
+
     def _reload(self) -> None:
-        for mirror in (self._funding, self._prices, self._markets):
-            if mirror is not None:
-                mirror.reload.set()
+        for mirror in self._mirrors():
+            mirror.reload.set()
 
     async def _on_error(self, exc: Exception) -> None:
         log.warning("client %s: NATS: %r", self.consumer_id, exc)
@@ -436,6 +309,41 @@ class DriftStreamClient:
         assert self._markets is not None, "connect() first"
         return await self._markets.cache.get(self.network)
 
+    async def spot(self, market: str | int) -> SpotMarketSnapshot | None:
+        """The last SpotMarketSnapshot of a spot market, by symbol in any case (`USDC`,
+        `wbtc`) or index; None if unknown or expired."""
+        mirror = self._spot_mirror()
+        key = None if mirror is None else await self._spot_key(mirror, market)
+        return None if mirror is None or key is None else await mirror.cache.get(key)
+
+    async def spots(self) -> dict[str, SpotMarketSnapshot]:
+        """Every spot market's live snapshot, by symbol (case as on chain)."""
+        mirror = self._spot_mirror()
+        if mirror is None:
+            return {}
+        return {v.symbol: v for v in (await mirror.cache.values()).values()}
+
+    def _spot_mirror(self) -> Mirror[SpotMarketSnapshot] | None:
+        assert self._funding is not None, "connect() first"
+        return self._spot
+
+    async def _spot_key(self, mirror: Mirror[SpotMarketSnapshot], market: str | int) -> str | None:
+        """The mirror's key of a spot symbol (any case) or index; None if malformed."""
+        if isinstance(market, str) and market.isascii() and market.isdigit():
+            if len(market) > _MAX_INDEX_DIGITS:
+                return None
+            market = int(market)
+        if isinstance(market, bool):
+            return None
+        if isinstance(market, int):
+            values = (await mirror.cache.values()).items()
+            return next((key for key, v in values if v.market_index == market), None)
+        try:
+            symbol = validate_spot_symbol(market)
+        except (SchemaError, ValueError):
+            return None
+        return mirror.resolve(f"{self.network}.{symbol}")
+
     async def watch_funding(
         self, symbols: Iterable[str] | None = None
     ) -> AsyncGenerator[FundingRate, None]:
@@ -443,50 +351,37 @@ class DriftStreamClient:
         the mirror's one watch feeds every watcher in this process)."""
         assert self._funding is not None, "connect() first"
         wanted = None if symbols is None else {validate_symbol(s) for s in symbols}
-        queue: asyncio.Queue[FundingRate] = asyncio.Queue()
-        self._funding.listeners.add(queue)  # before the snapshot: nothing falls between
-        try:
-            for value in sorted(
-                (await self._funding.cache.values()).values(), key=lambda f: f.market_index
-            ):
-                if wanted is None or value.symbol in wanted:
-                    yield value
-            while True:
-                value = await queue.get()
-                if wanted is None or value.symbol in wanted:
-                    yield value
-        finally:
-            self._funding.listeners.discard(queue)
+        async for value in _watch(self._funding, lambda v: wanted is None or v.symbol in wanted):
+            yield value
+
+    async def watch_spot(
+        self, symbols: Iterable[str] | None = None
+    ) -> AsyncGenerator[SpotMarketSnapshot, None]:
+        """Spot market snapshots as `watch_funding` gives funding: last values first, then
+        every update; `symbols` match in any case. BucketUnavailableError if the streamer
+        predates spot markets (no drift_spot bucket)."""
+        mirror = self._spot_mirror()
+        if mirror is None:
+            raise BucketUnavailableError(f"bucket {SPOT_BUCKET} does not exist")
+        wanted = None if symbols is None else {validate_spot_symbol(s).upper() for s in symbols}
+        async for value in _watch(mirror, lambda v: wanted is None or v.symbol.upper() in wanted):
+            yield value
 
     @property
     def stats(self) -> ClientStats:
-        mirrors = {
-            m.kv._name: m.cache.stats
-            for m in (self._funding, self._prices, self._markets)
-            if m is not None
-        }
         return ClientStats(
-            cache=mirrors,
-            updates=self._updates,
-            invalid=self._invalid,
-            stale_epoch=self._stale_epoch,
+            cache={m.bucket: m.cache.stats for m in self._mirrors()},
+            updates=self._counts.updates,
+            invalid=self._counts.invalid,
+            stale_epoch=self._counts.stale_epoch,
         )
 
     # -- api requests (to the streamer) --------------------------------------------
     async def _request(self, endpoint: Endpoint, model: type[M], payload: bytes = b"") -> M:
         assert self._nc is not None, "connect() first"
-        subject = api_subject(self.network, endpoint)
-        msg = await self._nc.request(subject, payload, timeout=self._timeout)
-        if msg.headers and msg.headers.get("Nats-Service-Error-Code"):
-            try:
-                reply = decode(ErrorReply, msg.data)
-                raise ApiError(reply.code, reply.error)
-            except SchemaError:
-                raise ApiError(
-                    int(msg.headers["Nats-Service-Error-Code"]),
-                    msg.headers.get("Nats-Service-Error", ""),
-                ) from None
-        return decode(model, msg.data)
+        return await request(
+            self._nc, self.network, endpoint, model, payload, timeout_s=self._timeout
+        )
 
     async def request_status(self) -> StreamerStatus:
         return await self._request("status", StreamerStatus)
@@ -496,6 +391,9 @@ class DriftStreamClient:
 
     async def request_funding(self, market: str | int) -> FundingRate:
         return await self._request("funding", FundingRate, str(market).encode())
+
+    async def request_spot(self, market: str | int) -> SpotMarketSnapshot:
+        return await self._request("spot", SpotMarketSnapshot, str(market).encode())
 
     async def request_reconnect(self) -> ReconnectResult:
         return await self._request("reconnect", ReconnectResult)
@@ -507,3 +405,19 @@ async def _bucket_ttl(kv: KeyValue, default: float) -> float:
     except Exception:  # status is best effort: fall back to the configured TTL
         return default
     return float(ttl) if ttl else default
+
+
+async def _watch(mirror: Mirror[W], wanted: Callable[[W], bool]) -> AsyncGenerator[W, None]:
+    """A mirror's wanted values: the live ones by market index, then every update."""
+    queue: asyncio.Queue[W] = asyncio.Queue()
+    mirror.listeners.add(queue)  # before the snapshot: nothing falls between
+    try:
+        for value in sorted((await mirror.cache.values()).values(), key=lambda v: v.market_index):
+            if wanted(value):
+                yield value
+        while True:
+            value = await queue.get()
+            if wanted(value):
+                yield value
+    finally:
+        mirror.listeners.discard(queue)

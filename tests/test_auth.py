@@ -1,7 +1,7 @@
 """NATS users and permissions (streamer.auth) on a real nats-server with auth on.
 
-The streamer may publish data and answer requests; an engine may only read and
-register its presence; `reconnect` needs the operator; anonymous connections fail.
+The streamer may publish data (spot markets too) and answer requests; an engine may only
+read and register its presence; `reconnect` needs the operator; anonymous connections fail.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from schemas import (
     StreamerState,
     StreamerStatus,
     api_subject,
+    bucket_specs,
     decode,
+    encode,
     funding_subject,
 )
-from schemas.buckets import FUNDING_BUCKET, HEALTH_BUCKET
+from schemas.buckets import FUNDING_BUCKET, HEALTH_BUCKET, SPOT_BUCKET
 from schemas.subjects import Network
 from streamer.app import Streamer
 from streamer.auth import (
@@ -47,13 +49,15 @@ from streamer.auth import (
     write_credentials,
     write_server_config,
 )
+from streamer.buckets import ensure_buckets
 from streamer.nats_server import NatsServer, find_nats_server
 from streamer.settings import Settings
 from streamer.source import DriftSource
 from subscribers.buckets import BucketUnavailableError
-from subscribers.client import DriftStreamClient
+from subscribers.client import ApiError, DriftStreamClient
 from subscribers.dashboard.server import read_history
 from tests.drift_clients import wait_until
+from tests.factories import spot_market
 
 NET: Network = "local"
 
@@ -206,6 +210,54 @@ async def test_engine_cannot_publish_write_or_reconnect(
     await operator.close()
 
 
+async def test_engine_reads_spot_markets_but_cannot_write_them(
+    secure_nats: SecureNats, secured_streamer: Streamer
+) -> None:
+    """As the streamer user a spot market is written to drift_spot; as the engine user the
+    library mirrors it (live), calls the spot endpoint (an answer, not a refusal), and
+    cannot write drift_spot or publish on a spot subject."""
+    writer = await _connect(secure_nats.urls["streamer"])
+    errors = _Violations()
+    engine = await _connect(secure_nats.urls["engine"], errors)
+    try:
+        spot_kv = await writer.jetstream().key_value(SPOT_BUCKET)
+        wbtc = spot_market("wBTC", 3, decimals=8, oracle_price=97_000_000_000, epoch=10**6)
+        async with DriftStreamClient(
+            NET, nats_url=secure_nats.urls["engine"], name="engine", presence_ttl_s=2
+        ) as client:
+            updates = client.watch_spot(["wbtc"])
+            await spot_kv.put(f"{NET}.wBTC", encode(wbtc))  # the streamer user may
+            live = await asyncio.wait_for(anext(updates), 10)
+            await updates.aclose()
+            assert (live.symbol, live.oracle_price) == ("wBTC", 97_000.0)
+            assert await client.spot("WBTC") == live
+            assert "wBTC" in await client.spots()
+
+            await wait_until(lambda: secured_streamer.state is StreamerState.RUNNING, timeout=15)
+            await wait_until(
+                lambda: (
+                    secured_streamer._publisher is not None
+                    and secured_streamer._publisher.market_list is not None
+                )
+            )
+            with pytest.raises(ApiError) as info:  # an answer (a refusal would time out):
+                await client.request_spot("wBTC")  # localnet has no wBTC
+            assert info.value.code == 404
+
+        fake = live.model_copy(update={"oracle_price": 1.0}).model_dump_json().encode()
+        engine_kv = await engine.jetstream(timeout=1).key_value(SPOT_BUCKET)
+        with pytest.raises(NatsError):
+            await engine_kv.put(f"{NET}.wBTC", fake)
+        await errors.wait_for("$KV.drift_spot")
+        await engine.publish(f"drift.{NET}.spot.wBTC", fake)
+        await errors.wait_for("drift.local.spot.wBTC")
+        after = await spot_kv.get(f"{NET}.wBTC")
+        assert b'"oracle_price":97000.0' in (after.value or b"")
+    finally:
+        await engine.close()
+        await writer.close()
+
+
 async def _wait_entry(kv: object, key: str) -> FundingRate:
     from nats.js.errors import KeyNotFoundError
 
@@ -230,6 +282,29 @@ async def test_engine_cannot_create_buckets(secure_nats: SecureNats) -> None:
     with pytest.raises(BucketUnavailableError, match="start the streamer first"):
         await client.connect()
     await client.close()
+
+
+async def test_an_engine_connects_where_no_streamer_made_the_spot_bucket(
+    secure_nats: SecureNats,
+) -> None:
+    """Buckets made by a streamer that predates spot markets (all but drift_spot), and an
+    engine that may not create one: it connects and reads funding; spot reads are empty
+    and watch_spot says why."""
+    operator = await _connect(secure_nats.urls["operator"])
+    try:
+        specs = {name: spec for name, spec in bucket_specs().items() if name != SPOT_BUCKET}
+        await ensure_buckets(operator.jetstream(), specs)
+    finally:
+        await operator.close()
+    async with DriftStreamClient(
+        NET, nats_url=secure_nats.urls["engine"], name="old-streamer", presence_ttl_s=2
+    ) as client:
+        assert await client.funding("SOL-PERP") is None
+        assert await client.spot("USDC") is None
+        assert await client.spots() == {}
+        with pytest.raises(BucketUnavailableError, match="drift_spot"):
+            await anext(client.watch_spot())
+        assert "drift_spot" not in client.stats.cache
 
 
 def test_credential_files_are_private(tmp_path: Path) -> None:

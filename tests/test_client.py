@@ -1,8 +1,10 @@
-"""The engine library against a real streamer, nats-server and localnet."""
+"""The engine library against a real streamer, nats-server and localnet (spot markets:
+against values a real Publisher wrote; end to end in test_spot_e2e.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,12 +14,16 @@ from nats.aio.client import Client
 
 from localnet import MarketPatch
 from localnet.server import LocalnetServer
-from schemas import StreamerState
+from schemas import StreamerState, bucket_specs
+from streamer.buckets import ensure_buckets
 from streamer.nats_server import NatsServer
+from streamer.publisher import Publisher
+from streamer.source import SourceSnapshot
 from subscribers.client import ApiError, DriftStreamClient
 from tests.drift_clients import wait_until
 from tests.factories import funding_rate
 from tests.fixtures_streamer import StartStreamer
+from tests.test_publisher import TTLS, spot_state
 
 
 def _client(server: NatsServer, name: str) -> DriftStreamClient:
@@ -102,6 +108,77 @@ async def test_live_values_keep_stream_order(fresh_nats: NatsServer, client: Cli
         await updates.aclose()
 
 
+async def publisher_on(client: Client) -> Publisher:
+    """A real Publisher for `local` on the buckets of `client`'s server (created here)."""
+    kvs = await ensure_buckets(client.jetstream(), bucket_specs())
+    return Publisher({b: kvs[b] for b in TTLS}, "local", TTLS)
+
+
+SPOTS = (
+    spot_state(0, "USDC"),
+    spot_state(3, "wBTC", decimals=8, oracle_price=97_000_000_000),
+    spot_state(6, "jitoSOL", decimals=9, oracle_price=180_000_000),
+)
+
+
+async def test_engine_reads_and_watches_spot_markets(
+    fresh_nats: NatsServer, client: Client
+) -> None:
+    """Spot markets a Publisher wrote: the engine has them on connect, by symbol in any
+    case or by index (None for unknown or malformed ids), equal to what was published;
+    watch_spot gives the last value, then only the wanted market's updates."""
+    publisher = await publisher_on(client)
+    await publisher.publish(SourceSnapshot(slot=1, markets=(), spots=SPOTS), epoch=1)
+    async with _client(fresh_nats, "spot-engine") as engine:
+        spots = await engine.spots()
+        assert sorted(spots) == ["USDC", "jitoSOL", "wBTC"]
+        assert spots["wBTC"] == publisher.find_spot("wBTC")
+        for market, symbol in (
+            ("USDC", "USDC"),
+            ("usdc", "USDC"),
+            ("WBTC", "wBTC"),
+            ("JitoSol", "jitoSOL"),
+            (3, "wBTC"),
+            ("6", "jitoSOL"),
+            (0, "USDC"),
+        ):
+            found = await engine.spot(market)
+            assert found is not None, market
+            assert found.symbol == symbol
+        unknowns: tuple[str | int, ...] = (
+            "NOPE",
+            "w.BTC",
+            "",
+            99,
+            "99",
+            "\u00b2",
+            "9" * 5000,
+            True,
+        )
+        for unknown in unknowns:
+            assert await engine.spot(unknown) is None
+        assert await engine.funding("USDC") is None  # perps and spots do not mix
+        assert engine.stats.cache["drift_spot"].hits >= 7
+
+        updates = engine.watch_spot(["JITOSOL"])
+        first = await asyncio.wait_for(anext(updates), 5)
+        assert (first.symbol, first.deposit_rate_raw) == ("jitoSOL", 35_000)
+        usdc = dataclasses.replace(SPOTS[0], deposit_rate=1)
+        jito = dataclasses.replace(SPOTS[2], deposit_rate=2)
+        for state in (usdc, jito):  # one pass each: USDC's update comes first
+            await publisher.publish(
+                SourceSnapshot(slot=2, markets=(), spots=(state, *SPOTS[1:2])), epoch=1
+            )
+        update = await asyncio.wait_for(anext(updates), 5)
+        assert (update.symbol, update.deposit_rate_raw) == ("jitoSOL", 2)
+        await updates.aclose()
+        changed = await engine.spot("usdc")
+        assert changed is not None
+        assert changed.deposit_rate_raw == 1
+        with pytest.raises(ValueError, match="invalid spot market symbol"):
+            await anext(engine.watch_spot(["w.BTC"]))
+
+
 def test_the_library_never_imports_driftpy() -> None:
     """Importing the engine library and the adapter loads no driftpy (engines stay small)."""
     code = (
@@ -147,6 +224,7 @@ def test_public_api_is_pinned() -> None:
 
     assert subscribers.__all__ == [
         "ApiError",
+        "BucketUnavailableError",
         "CacheManager",
         "CacheStats",
         "ClientStats",

@@ -1,21 +1,26 @@
-"""The dashboard server over HTTP: the page, the snapshot and the live event stream.
-(A browser test of the page itself is the next step of issue 5.)"""
+"""The dashboard server over HTTP: the page, the snapshot and the live event stream
+(the page itself in a browser: test_dashboard_browser.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import aiohttp
+import pytest
+from nats.aio.client import Client
 
 from localnet import MarketPatch
 from localnet.server import LocalnetServer
 from schemas import StreamerState
 from streamer.nats_server import NatsServer
+from streamer.source import SourceSnapshot
 from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, serve
 from tests.drift_clients import wait_until
 from tests.fixtures_streamer import StartStreamer
+from tests.test_client import SPOTS, publisher_on
 
 
 async def test_page_snapshot_and_live_events(
@@ -114,3 +119,44 @@ def _published(client: DriftStreamClient, rate: int) -> bool:
     assert client._funding is not None
     entry = client._funding.cache._entries.get("local.SOL-PERP")
     return entry is not None and entry.value.last_funding_rate == rate
+
+
+async def test_snapshot_and_events_carry_spot_markets(
+    fresh_nats: NatsServer, client: Client
+) -> None:
+    """Spot markets in drift_spot are in the snapshot (by index, with the bucket's TTL)
+    and each update arrives on /events as a spot event."""
+    publisher = await publisher_on(client)
+    await publisher.publish(SourceSnapshot(slot=1, markets=(), spots=SPOTS), epoch=1)
+    async with DriftStreamClient(
+        "local", nats_url=fresh_nats.url, name="dashboard", presence_ttl_s=2
+    ) as engine:
+        runner, port = await serve(Dashboard(engine, status_interval_s=0.2), "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(base + "/api/snapshot") as resp:
+                    snap = await resp.json()
+                assert [s["symbol"] for s in snap["spots"]] == ["USDC", "wBTC", "jitoSOL"]
+                assert snap["spot_ttl_s"] == 30
+                assert snap["spots"][1]["oracle_price"] == 97_000.0
+                async with http.get(base + "/events") as stream:
+                    await stream.content.readline()  # ": connected"
+                    changed = dataclasses.replace(SPOTS[2], borrow_rate=123_456)
+                    await publisher.publish(
+                        SourceSnapshot(slot=2, markets=(), spots=(changed,)), epoch=1
+                    )
+                    async with asyncio.timeout(10):
+                        kind = ""
+                        while True:
+                            line = (await stream.content.readline()).decode()
+                            if line.startswith("event:"):
+                                kind = line[6:].strip()
+                            elif line.startswith("data:") and kind == "spot":
+                                row = json.loads(line[5:])
+                                if row["borrow_rate_raw"] == 123_456:
+                                    break
+                    assert row["symbol"] == "jitoSOL"
+                    assert row["borrow_apr_pct"] == pytest.approx(12.3456)
+        finally:
+            await runner.cleanup()

@@ -5,7 +5,8 @@ What is fuzzed, and against what:
 - the api of real streamers: a leader that is RUNNING (`local`, a consumer, live data)
   and one that is IDLE (`devnet`, no consumer), with any payload and any headers
   nats-py can send, and header blocks nats-py would never send (raw protocol);
-- the KV values and plain-subject messages engines parse, on an engine of a network
+- the KV values and plain-subject messages engines parse (spot markets too), on an
+  engine of a network
   no streamer writes (`mainnet`), so every value it sees is one of ours and its
   counters can be checked exactly;
 - presence values the streamer counts, by the tracker and in the api status;
@@ -59,6 +60,7 @@ from schemas import (
     ReconnectResult,
     SchemaError,
     SchemaModel,
+    SpotMarketSnapshot,
     StreamerState,
     StreamerStatus,
     api_subject,
@@ -67,9 +69,11 @@ from schemas import (
     market_key,
     parse_consumer_key,
     parse_market_key,
+    spot_key,
     validate_consumer_id,
     validate_endpoint,
     validate_network,
+    validate_spot_symbol,
     validate_symbol,
 )
 from schemas.buckets import (
@@ -77,6 +81,7 @@ from schemas.buckets import (
     FUNDING_BUCKET,
     MARKETS_BUCKET,
     PRICES_BUCKET,
+    SPOT_BUCKET,
     bucket_specs,
 )
 from schemas.subjects import Endpoint, Network
@@ -87,11 +92,12 @@ from streamer.redact import redact_url, secret_parts
 from streamer.service import BadRequest, parse_market
 from streamer.settings import Settings
 from streamer.source import DriftSource
-from subscribers.client import DriftStreamClient, _Mirror, _timestamp
+from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, serve
+from subscribers.mirror import Mirror, timestamp
 from subscribers.presence import Presence
 from tests.drift_clients import wait_until
-from tests.factories import funding_rate
+from tests.factories import funding_rate, spot_market
 from tests.fixtures_streamer import StartStreamer
 
 T = TypeVar("T")
@@ -104,6 +110,7 @@ REPLIES: dict[str, type[Envelope]] = {
     "markets": MarketList,
     "funding": FundingRate,
     "reconnect": ReconnectResult,
+    "spot": SpotMarketSnapshot,
 }
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 MAX_ERROR_CHARS = 500  # an error message names what was wrong; it never carries a payload
@@ -261,6 +268,7 @@ def _market_list(*, slot: int = 1, epoch: int = 1) -> MarketList:
 GOOD: dict[type[SchemaModel], SchemaModel] = {
     FundingRate: funding_rate(network=LONE),
     MarketSnapshot: _snapshot(),
+    SpotMarketSnapshot: spot_market("wBTC", 3, network=LONE, decimals=8),
     MarketList: _market_list(),
     PerpMarketInfo: _market_list().markets[0],
     StreamerStatus: StreamerStatus(
@@ -479,9 +487,9 @@ def _expected_market(payload: bytes) -> str | int | None:
         return None
 
 
-@settings(FUZZ, max_examples=800)
+@settings(FUZZ, max_examples=1000)
 @given(
-    endpoint=st.sampled_from(["status", "markets", "funding", "funding"]),
+    endpoint=st.sampled_from(["status", "markets", "funding", "funding", "spot"]),
     payload=PAYLOADS,
     headers=HEADERS,
 )
@@ -489,18 +497,28 @@ def _expected_market(payload: bytes) -> str | int | None:
 def test_api_of_a_running_streamer_answers_anything(
     world: World, endpoint: Endpoint, payload: bytes, headers: dict[str, str] | None
 ) -> None:
-    """Any payload and headers on status, markets, funding of a leader serving live data:
-    the valid model, or an error reply (JSON ErrorReply, code in the headers too); a
-    funding answer is the market asked for, 400 exactly when the payload does not parse."""
+    """Any payload and headers on status, markets, funding, spot of a leader serving live
+    data: the valid model, or an error reply (JSON ErrorReply, code in the headers too); a
+    funding or spot answer is the market asked for, 400 exactly when the payload does not
+    parse, 404 exactly when the streamer has no such market."""
     code, body = world.run(_ask(world.nc, NET, endpoint, payload, headers))
     assert not any(task.done() for task in world.tasks)
-    if endpoint != "funding":
+    if endpoint not in ("funding", "spot"):
         assert code is None  # status and markets ignore their payload, and data is live
         assert decode(REPLIES[endpoint], body).network == NET
         return
     market = _expected_market(payload)
     if market is None:
         assert code == 400
+    elif endpoint == "spot":
+        assert world.app._publisher is not None
+        known = world.app._publisher.find_spot(market)
+        if code is None:
+            spot = decode(SpotMarketSnapshot, body)
+            assert market in (spot.symbol.upper(), spot.market_index)
+        else:
+            assert code == 404
+            assert known is None
     elif code is None:
         rate = decode(FundingRate, body)
         assert market in (rate.symbol, rate.market_index)
@@ -539,7 +557,7 @@ def test_reconnect_with_any_payload(
 
 @settings(FUZZ, max_examples=600)
 @given(
-    endpoint=st.sampled_from(["status", "markets", "funding", "funding", "reconnect"]),
+    endpoint=st.sampled_from(["status", "markets", "funding", "funding", "spot", "reconnect"]),
     payload=PAYLOADS,
     headers=HEADERS,
 )
@@ -547,7 +565,8 @@ def test_api_of_an_idle_streamer_answers_anything(
     world: World, endpoint: Endpoint, payload: bytes, headers: dict[str, str] | None
 ) -> None:
     """A leader without consumers (no DriftClient, no data) answers anything too:
-    status says idle, markets 503, funding 400 for bad input else 503, reconnect not ok;
+    status says idle, markets 503, funding and spot 400 for bad input else 503, reconnect
+    not ok;
     and nothing asked of it starts a DriftClient."""
     code, body = world.run(_ask(world.nc, IDLE, endpoint, payload, headers))
     assert not any(task.done() for task in world.tasks)
@@ -557,7 +576,7 @@ def test_api_of_an_idle_streamer_answers_anything(
         assert (status.network, status.state, status.consumers) == (IDLE, "idle", 0)
     elif endpoint == "markets":
         assert code == 503
-    elif endpoint == "funding":
+    elif endpoint in ("funding", "spot"):
         assert code == (400 if _expected_market(payload) is None else 503)
     else:
         assert code is None
@@ -674,18 +693,20 @@ MODEL_OF: dict[str, type[SchemaModel]] = {
     FUNDING_BUCKET: FundingRate,
     PRICES_BUCKET: MarketSnapshot,
     MARKETS_BUCKET: MarketList,
+    SPOT_BUCKET: SpotMarketSnapshot,
 }
 KV_CASES = st.one_of(
     [st.tuples(st.just(b), PAYLOADS_FOR[m] | st.just(b"")) for b, m in sorted(MODEL_OF.items())]
 )
-KV_SYMBOLS = st.sampled_from(["SOL-PERP", "BTC-PERP", "FUZZ-PERP", "X"])
+KV_SYMBOLS = st.sampled_from(["SOL-PERP", "BTC-PERP", "FUZZ-PERP", "X", "wBTC"])
 
 
-def _mirror(engine: DriftStreamClient, bucket: str) -> _Mirror[Any]:
+def _mirror(engine: DriftStreamClient, bucket: str) -> Mirror[Any]:
     mirror = {
         FUNDING_BUCKET: engine._funding,
         PRICES_BUCKET: engine._prices,
         MARKETS_BUCKET: engine._markets,
+        SPOT_BUCKET: engine._spot,
     }[bucket]
     assert mirror is not None
     return mirror
@@ -718,6 +739,11 @@ async def _taken(world: World, bucket: str) -> AsyncIterator[list[SchemaModel]]:
             sentinel = funding_rate("ZZZ-PERP", 900, network=LONE, epoch=1).model_copy(
                 update={"slot": marker}
             )
+        elif bucket == SPOT_BUCKET:
+            key = spot_key(LONE, "zzzSPOT")
+            sentinel = spot_market("zzzSPOT", 900, network=LONE, epoch=1).model_copy(
+                update={"slot": marker}
+            )
         else:
             key = market_key(LONE, "ZZZ-PERP")
             sentinel = _snapshot("ZZZ-PERP", 900, slot=marker)
@@ -739,7 +765,9 @@ def test_engines_survive_any_kv_value(world: World, case: tuple[str, bytes], sym
     takes the next good value."""
     bucket, value = case
     model = MODEL_OF[bucket]
-    key = LONE if bucket == MARKETS_BUCKET else market_key(LONE, symbol)
+    key = {MARKETS_BUCKET: LONE, SPOT_BUCKET: f"{LONE}.{symbol}"}.get(
+        bucket, market_key(LONE, symbol)
+    )
     decoded = _decodes(model, value) if value else None
     epoch = getattr(decoded, "epoch", 0)
     taken = decoded is not None and epoch >= world.epochs.get((bucket, key), 0)
@@ -757,22 +785,31 @@ def test_engines_survive_any_kv_value(world: World, case: tuple[str, bytes], sym
         assert after.invalid - before.invalid == (1 if value and decoded is None else 0)
         assert after.stale_epoch - before.stale_epoch == (decoded is not None and not taken)
         if bucket != MARKETS_BUCKET:  # (the markets sentinel replaced the value)
-            read = engine.funding if bucket == FUNDING_BUCKET else engine.market
+            read = {FUNDING_BUCKET: engine.funding, SPOT_BUCKET: engine.spot}.get(
+                bucket, engine.market
+            )
             current = await read(symbol)
             if not value:
                 assert current is None
             elif taken:
                 assert current == decoded
-        for market in (symbol, 0, 1, "0", "x.y"):
+        for market in (symbol, 0, 1, "0", "x.y", "3"):
             await engine.funding(market)
             await engine.market(market)
+            await engine.spot(market)
         await engine.markets()
         await engine.funding_all()
+        await engine.spots()
 
     world.run(case_())
 
 
-PLAIN_KINDS = {"funding": FUNDING_BUCKET, "market": PRICES_BUCKET, "markets": MARKETS_BUCKET}
+PLAIN_KINDS = {
+    "funding": FUNDING_BUCKET,
+    "market": PRICES_BUCKET,
+    "markets": MARKETS_BUCKET,
+    "spot": SPOT_BUCKET,
+}
 
 
 @settings(FUZZ, max_examples=400)
@@ -786,6 +823,7 @@ PLAIN_KINDS = {"funding": FUNDING_BUCKET, "market": PRICES_BUCKET, "markets": MA
                 [
                     f"$KV.{FUNDING_BUCKET}.{LONE}.PLAIN-PERP",
                     f"$KV.{PRICES_BUCKET}.{LONE}.PLAIN-PERP",
+                    f"$KV.{SPOT_BUCKET}.{LONE}.PLAIN-PERP",
                     f"$KV.{MARKETS_BUCKET}.{LONE}x",
                     f"$KV.{FUNDING_BUCKET}.",
                     "$KV.other.x",
@@ -799,12 +837,14 @@ PLAIN_KINDS = {"funding": FUNDING_BUCKET, "market": PRICES_BUCKET, "markets": MA
             "KV-Operation": st.text(max_size=8) | st.sampled_from(["DEL", "PURGE"]),
         },
     ),
-    value=PAYLOADS_FOR[FundingRate] | PAYLOADS_FOR[MarketSnapshot],
+    value=PAYLOADS_FOR[FundingRate]
+    | PAYLOADS_FOR[MarketSnapshot]
+    | PAYLOADS_FOR[SpotMarketSnapshot],
 )
 def test_engines_survive_any_message_on_the_plain_subjects(
     world: World, kind: str, headers: dict[str, str], value: bytes
 ) -> None:
-    """Anyone who may publish on drift.<net>.funding.* etc. (no users configured here)
+    """Anyone who may publish on drift.<net>.funding.*, .spot.* etc. (no users here)
     sends anything with any KV-like headers: the engine takes it or counts it invalid
     (always, without a KV subject header), never crashes, and takes the next KV value."""
     engine = world.lone
@@ -827,8 +867,10 @@ def test_engines_survive_any_message_on_the_plain_subjects(
             assert after.invalid - before.invalid == 1
         await engine.funding("PLAIN-PERP")
         await engine.market("PLAIN-PERP")
+        await engine.spot("plain-perp")
         await engine.markets()
         await engine.funding_all()
+        await engine.spots()
 
     world.run(case())
 
@@ -842,8 +884,8 @@ MARKET_IDS = (
 @given(market=MARKET_IDS)
 def test_engine_reads_with_any_market_id(world: World, market: str | int) -> None:
     """Property 7 on the engine side: any market id (symbol, index, digits, junk) reads
-    None or the value of exactly that market, never raises; the same on an engine whose
-    market list and values are fuzzed."""
+    None or the value of exactly that market (perp or spot), never raises; the same on an
+    engine whose market list and values are fuzzed."""
 
     async def case() -> None:
         for read in (world.engine.funding, world.engine.market):
@@ -854,8 +896,15 @@ def test_engine_reads_with_any_market_id(world: World, market: str | int) -> Non
                 assert value.market_index == int(market)
             else:
                 assert value.symbol == validate_symbol(market)
+        spot = await world.engine.spot(market)
+        if spot is not None:
+            if isinstance(market, int) or market.isdigit():
+                assert spot.market_index == int(market)
+            else:
+                assert spot.symbol.upper() == validate_spot_symbol(market).upper()
         await world.lone.funding(market)
         await world.lone.market(market)
+        await world.lone.spot(market)
 
     world.run(case())
 
@@ -870,6 +919,7 @@ def test_engine_reads_with_non_ascii_or_huge_digit_ids(world: World, market: str
     module; now None."""
     assert world.run(world.engine.funding(market)) is None
     assert world.run(world.engine.market(market)) is None
+    assert world.run(world.engine.spot(market)) is None
 
 
 def test_market_list_get_of_a_huge_digit_string() -> None:
@@ -1019,6 +1069,7 @@ def test_dashboard_answers_any_query_string(world: World, path: str, query: str)
         assert status == 200
         assert body["network"] == NET
         assert isinstance(body["markets"], list)
+        assert isinstance(body["spots"], list)
     elif status == 200:
         assert body["symbol"] == validate_symbol(url.query.get("symbol", ""))
         assert isinstance(body["points"], list)
@@ -1044,6 +1095,9 @@ def test_everything_is_still_serving_after_the_fuzzing(world: World) -> None:
         async with _taken(world, FUNDING_BUCKET) as took:
             pass
         assert took == []
+        async with _taken(world, SPOT_BUCKET) as took_spot:
+            pass
+        assert took_spot == []
         sol = await world.engine.funding("SOL-PERP")
         async with (
             aiohttp.ClientSession() as http,
@@ -1144,10 +1198,23 @@ def test_key_and_name_parsers_raise_only_schema_error(key: str, other: object) -
         except SchemaError:
             continue
         assert key.upper() == f"{net}.{name}".upper()
-    for validate in (validate_symbol, validate_consumer_id, validate_network, validate_endpoint):
+    for validate in (
+        validate_symbol,
+        validate_spot_symbol,
+        validate_consumer_id,
+        validate_network,
+        validate_endpoint,
+    ):
         for candidate in (key, other):
             with contextlib.suppress(SchemaError):
                 validate(cast(Any, candidate))
+    try:
+        spot = validate_spot_symbol(key)
+    except SchemaError:
+        pass
+    else:  # a valid spot symbol keeps its case, and makes a key of one more token
+        assert spot == key
+        assert spot_key(LONE, spot) == f"{LONE}.{key}"
     listing = _market_list()
     for market in (key, other):
         info = listing.get(cast(Any, market))
@@ -1163,13 +1230,13 @@ def test_key_and_name_parsers_raise_only_schema_error(key: str, other: object) -
 @given(st.text(max_size=40) | st.none())
 def test_nats_timestamp_parser_never_raises(text: str | None) -> None:
     """Any Nats-Time-Stamp header text parses to seconds or None."""
-    value = _timestamp(text)
+    value = timestamp(text)
     assert value is None or isinstance(value, float)
 
 
 def test_nats_timestamp_parser_reads_nanoseconds() -> None:
     """nats-server's form, nanoseconds and Z, gives unix seconds to the microsecond."""
-    assert _timestamp("2026-11-24T16:15:22.744702492Z") == pytest.approx(
+    assert timestamp("2026-11-24T16:15:22.744702492Z") == pytest.approx(
         time.mktime((2026, 11, 24, 16, 15, 22, 0, 0, 0)) - time.timezone + 0.744702492,
         abs=1e-6,
     )

@@ -15,6 +15,10 @@ from driftpy.constants.perp_markets import (
     devnet_perp_market_configs,
     mainnet_perp_market_configs,
 )
+from driftpy.constants.spot_markets import (
+    devnet_spot_market_configs,
+    mainnet_spot_market_configs,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -31,6 +35,7 @@ from schemas import (
     NETWORKS,
     PRICES_BUCKET,
     SERVICE_NAME,
+    SPOT_BUCKET,
     BucketSpec,
     ConsumerPresence,
     Endpoint,
@@ -44,6 +49,7 @@ from schemas import (
     ReconnectResult,
     SchemaError,
     SchemaModel,
+    SpotMarketSnapshot,
     StreamerState,
     StreamerStatus,
     api_prefix,
@@ -66,10 +72,14 @@ from schemas import (
     network_wildcard,
     parse_consumer_key,
     parse_market_key,
+    spot_key,
+    spot_subject,
+    spot_wildcard,
     status_subject,
     validate_consumer_id,
     validate_endpoint,
     validate_network,
+    validate_spot_symbol,
     validate_symbol,
 )
 
@@ -98,6 +108,7 @@ def test_public_api_is_pinned() -> None:
         "PRICE_PRECISION",
         "SCHEMA_VERSION",
         "SERVICE_NAME",
+        "SPOT_BUCKET",
         "BucketSpec",
         "ConsumerPresence",
         "Endpoint",
@@ -113,6 +124,7 @@ def test_public_api_is_pinned() -> None:
         "ReconnectResult",
         "SchemaError",
         "SchemaModel",
+        "SpotMarketSnapshot",
         "StreamerState",
         "StreamerStatus",
         "WireModel",
@@ -142,12 +154,16 @@ def test_public_api_is_pinned() -> None:
         "price_from_raw",
         "rate_pct",
         "select_twap",
+        "spot_key",
+        "spot_subject",
+        "spot_wildcard",
         "status_subject",
         "token_amount",
         "utilization_pct",
         "validate_consumer_id",
         "validate_endpoint",
         "validate_network",
+        "validate_spot_symbol",
         "validate_symbol",
     ]
     for name in schemas.__all__:
@@ -175,7 +191,7 @@ def test_networks_and_service_name() -> None:
     """The networks, endpoints and service name are the design's, and the Literals agree."""
     assert NETWORKS == ("mainnet", "devnet", "local")
     assert get_args(Network) == NETWORKS
-    assert API_ENDPOINTS == ("status", "markets", "funding", "reconnect")
+    assert API_ENDPOINTS == ("status", "markets", "funding", "reconnect", "spot")
     assert get_args(Endpoint) == API_ENDPOINTS
     assert SERVICE_NAME == "drift-streamer"
 
@@ -186,12 +202,14 @@ def test_subjects_are_the_designs(net: Network) -> None:
     assert funding_subject(net, "SOL-PERP") == f"drift.{net}.funding.SOL-PERP"
     assert market_subject(net, "SOL-PERP") == f"drift.{net}.market.SOL-PERP"
     assert markets_subject(net) == f"drift.{net}.markets"
+    assert spot_subject(net, "jitoSOL") == f"drift.{net}.spot.jitoSOL"
     assert status_subject(net) == f"drift.{net}.status"
     assert api_prefix(net) == f"drift.{net}.api"
     for endpoint in API_ENDPOINTS:
         assert api_subject(net, endpoint) == f"drift.{net}.api.{endpoint}"
     assert funding_wildcard(net) == f"drift.{net}.funding.*"
     assert market_wildcard(net) == f"drift.{net}.market.*"
+    assert spot_wildcard(net) == f"drift.{net}.spot.*"
     assert api_wildcard(net) == f"drift.{net}.api.*"
     assert network_wildcard(net) == f"drift.{net}.>"
 
@@ -201,6 +219,7 @@ def test_kv_keys_are_the_designs(net: Network) -> None:
     """KV key functions produce `<net>.<SYMBOL>`, `<net>` and `<net>.<consumer_id>`."""
     assert market_key(net, "SOL-PERP") == f"{net}.SOL-PERP"
     assert markets_key(net) == net
+    assert spot_key(net, "wBTC") == f"{net}.wBTC"
     assert leader_key(net) == net
     assert consumer_key(net, "engine-1_a") == f"{net}.engine-1_a"
     assert key_wildcard(net) == f"{net}.*"
@@ -260,6 +279,43 @@ def test_every_real_driftpy_symbol_validates() -> None:
     assert {"1MBONK-PERP", "TRUMP-WIN-2024-BET", "SOL-PERP"} <= symbols
 
 
+def test_spot_symbols_keep_their_case() -> None:
+    """Spot symbols are Drift's names as on chain: the case is kept in subjects and keys."""
+    for symbol in ("USDC", "wBTC", "jitoSOL", "PT-fragSOL-10JUL25", "JLP-1"):
+        assert validate_spot_symbol(symbol) == symbol
+    assert spot_subject("mainnet", "jitoSOL") == "drift.mainnet.spot.jitoSOL"
+    assert spot_key("local", "wBTC") == "local.wBTC"
+
+
+@pytest.mark.parametrize("symbol", BAD_SYMBOLS)
+def test_bad_spot_symbols_are_rejected(symbol: str) -> None:
+    """A spot symbol that would break a subject or key raises SchemaError, like a perp's."""
+    with pytest.raises(SchemaError, match="invalid spot market symbol"):
+        validate_spot_symbol(symbol)
+    with pytest.raises(SchemaError, match="invalid spot market symbol"):
+        spot_key("mainnet", symbol)
+    with pytest.raises(SchemaError, match="must be a str"):
+        validate_spot_symbol(0)  # type: ignore[arg-type]
+
+
+def test_every_real_driftpy_spot_symbol_validates() -> None:
+    """All of driftpy's mainnet spot symbols keep their case and no two differ only by it;
+    devnet's placeholder "Default Market Name" (spaces) is refused, so never published."""
+    assert len(mainnet_spot_market_configs) >= 60
+    symbols = [c.symbol for c in mainnet_spot_market_configs]
+    for symbol in symbols:
+        assert validate_spot_symbol(symbol) == symbol
+        assert spot_subject("mainnet", symbol).split(".")[3] == symbol
+    assert len({s.upper() for s in symbols}) == len(symbols)  # case-insensitive lookups work
+    assert {"USDC", "wBTC", "jitoSOL"} <= set(symbols)
+    for config in devnet_spot_market_configs:
+        if " " in config.symbol:
+            with pytest.raises(SchemaError):
+                validate_spot_symbol(config.symbol)
+        else:
+            assert validate_spot_symbol(config.symbol) == config.symbol
+
+
 @pytest.mark.parametrize("consumer_id", ["a", "engine-1", "Engine_2", "x" * 128])
 def test_good_consumer_ids_are_kept(consumer_id: str) -> None:
     """Consumer ids of letters, digits, '-' and '_' are accepted with their case."""
@@ -310,14 +366,15 @@ def test_parse_bad_keys_raise_schema_error(key: str) -> None:
 
 
 def test_bucket_specs_match_the_design() -> None:
-    """The design's five buckets (and the health bucket) have their names, default TTLs,
-    history 1 and republish rules."""
+    """The design's buckets (spot included) and the health bucket have their names,
+    default TTLs, history 1 and republish rules."""
     specs = bucket_specs()
     assert tuple(specs) == BUCKET_NAMES
     assert BUCKET_NAMES == (
         "drift_funding",
         "drift_prices",
         "drift_markets",
+        "drift_spot",
         "drift_consumers",
         "drift_leader",
         "drift_health",
@@ -326,6 +383,7 @@ def test_bucket_specs_match_the_design() -> None:
         FUNDING_BUCKET: 30,
         PRICES_BUCKET: 10,
         MARKETS_BUCKET: 60,
+        SPOT_BUCKET: 30,
         CONSUMERS_BUCKET: 15,
         LEADER_BUCKET: 15,
         HEALTH_BUCKET: 10,
@@ -344,6 +402,10 @@ def test_bucket_specs_match_the_design() -> None:
         "$KV.drift_markets.*",
         "drift.{{wildcard(1)}}.markets",
     )
+    assert (specs[SPOT_BUCKET].republish_src, specs[SPOT_BUCKET].republish_dest) == (
+        "$KV.drift_spot.*.*",
+        "drift.{{wildcard(1)}}.spot.{{wildcard(2)}}",
+    )
     for name in (CONSUMERS_BUCKET, LEADER_BUCKET, HEALTH_BUCKET):
         assert not specs[name].republishes
         assert specs[name].republish_src is None
@@ -353,9 +415,15 @@ def test_bucket_specs_match_the_design() -> None:
 def test_bucket_ttls_can_be_overridden() -> None:
     """Settings override every TTL through bucket_specs' keyword arguments."""
     specs = bucket_specs(
-        funding_ttl=31, price_ttl=11.5, markets_ttl=61, presence_ttl=16, lease_ttl=17, health_ttl=9
+        funding_ttl=31,
+        price_ttl=11.5,
+        markets_ttl=61,
+        spot_ttl=32,
+        presence_ttl=16,
+        lease_ttl=17,
+        health_ttl=9,
     )
-    assert [spec.ttl_s for spec in specs.values()] == [31, 11.5, 61, 16, 17, 9]
+    assert [spec.ttl_s for spec in specs.values()] == [31, 11.5, 61, 32, 16, 17, 9]
 
 
 @pytest.mark.parametrize(
@@ -414,6 +482,10 @@ def test_republish_puts_kv_values_on_the_plain_subjects(net: Network) -> None:
     assert _republish(specs[MARKETS_BUCKET], kv_subject(MARKETS_BUCKET, markets_key(net))) == (
         markets_subject(net)
     )
+    for symbol in ("USDC", "wBTC", "jitoSOL"):
+        spot = kv_subject(SPOT_BUCKET, spot_key(net, symbol))
+        assert _republish(specs[SPOT_BUCKET], spot) == spot_subject(net, symbol)
+        assert _republish(specs[FUNDING_BUCKET], spot) is None
 
 
 @settings(max_examples=200, deadline=None)
@@ -422,7 +494,8 @@ def test_republish_puts_kv_values_on_the_plain_subjects(net: Network) -> None:
     symbol=st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True),
 )
 def test_republish_mapping_holds_for_any_valid_symbol(net: Network, symbol: str) -> None:
-    """For any valid symbol, republish of its funding and price keys gives the plain subjects."""
+    """For any valid symbol, republish of its funding, price and spot keys gives the plain
+    subjects (a spot symbol with its case)."""
     specs = bucket_specs()
     key = market_key(net, symbol)
     assert _republish(specs[FUNDING_BUCKET], kv_subject(FUNDING_BUCKET, key)) == (
@@ -431,6 +504,8 @@ def test_republish_mapping_holds_for_any_valid_symbol(net: Network, symbol: str)
     assert _republish(specs[PRICES_BUCKET], kv_subject(PRICES_BUCKET, key)) == (
         market_subject(net, symbol)
     )
+    spot = kv_subject(SPOT_BUCKET, spot_key(net, symbol))
+    assert _republish(specs[SPOT_BUCKET], spot) == spot_subject(net, symbol)
 
 
 # --------------------------------------------------------------------------- models
@@ -473,6 +548,32 @@ SNAPSHOT = MarketSnapshot(
     contract_type="perpetual",
     epoch=2,
 )
+SPOT = SpotMarketSnapshot(
+    network="mainnet",
+    slot=312_000_001,
+    ts=1_700_000_000.5,
+    market_index=3,
+    symbol="wBTC",
+    market_slot=311_999_990,
+    oracle_slot=312_000_000,
+    decimals=8,
+    oracle="9BtmpDeMXgR7YTtsm3iR1a2JgMxqoTmdbSJTWeSSu7Sf",
+    oracle_source="PythLazer",
+    oracle_price=97_000.125,
+    oracle_price_raw=97_000_125_000,
+    deposit_apr_pct=0.0123,
+    borrow_apr_pct=0.5,
+    utilization_pct=4.5,
+    deposit_rate_raw=123,
+    borrow_rate_raw=5_000,
+    utilization_raw=45_000,
+    total_deposits=1_234.5,
+    total_borrows=55.5,
+    total_deposits_raw=123_450_000_000,
+    total_borrows_raw=5_550_000_000,
+    status="active",
+    epoch=7,
+)
 MARKET_INFO = PerpMarketInfo(
     market_index=4,
     symbol="1MBONK-PERP",
@@ -501,6 +602,7 @@ STATUS = StreamerStatus(
     epoch=7,
     consumers=2,
     markets=85,
+    spot_markets=63,
     feed_age_s=0.4,
     last_slot=10,
     reconnects=1,
@@ -546,6 +648,22 @@ MINIMAL: list[SchemaModel] = [
         status="initialized",
         epoch=0,
     ),
+    SpotMarketSnapshot(
+        network="local",
+        slot=0,
+        ts=0,
+        market_index=0,
+        symbol="USDC",
+        decimals=6,
+        oracle_price=1.0,
+        oracle_price_raw=1_000_000,
+        total_deposits=0,
+        total_borrows=0,
+        total_deposits_raw=0,
+        total_borrows_raw=0,
+        status="active",
+        epoch=0,
+    ),
     PerpMarketInfo(market_index=0, symbol="SOL-PERP"),
     MarketList(network="local", slot=0, ts=0, epoch=0),
     StreamerStatus(
@@ -566,6 +684,7 @@ MINIMAL: list[SchemaModel] = [
 FULL: list[SchemaModel] = [
     FUNDING,
     SNAPSHOT,
+    SPOT,
     MARKET_INFO,
     MARKET_LIST,
     STATUS,
@@ -633,6 +752,33 @@ WIRE_KEYS: dict[type[SchemaModel], set[str]] = {
         "contract_type",
         "epoch",
     },
+    SpotMarketSnapshot: {
+        "v",
+        "network",
+        "ts",
+        "slot",
+        "market_index",
+        "symbol",
+        "market_slot",
+        "oracle_slot",
+        "decimals",
+        "oracle",
+        "oracle_source",
+        "oracle_price",
+        "oracle_price_raw",
+        "deposit_apr_pct",
+        "borrow_apr_pct",
+        "utilization_pct",
+        "deposit_rate_raw",
+        "borrow_rate_raw",
+        "utilization_raw",
+        "total_deposits",
+        "total_borrows",
+        "total_deposits_raw",
+        "total_borrows_raw",
+        "status",
+        "epoch",
+    },
     PerpMarketInfo: {"market_index", "symbol", "status", "oracle", "oracle_source"},
     MarketList: {"v", "network", "ts", "slot", "epoch", "markets"},
     StreamerStatus: {
@@ -646,6 +792,7 @@ WIRE_KEYS: dict[type[SchemaModel], set[str]] = {
         "epoch",
         "consumers",
         "markets",
+        "spot_markets",
         "feed_age_s",
         "last_slot",
         "reconnects",
@@ -725,6 +872,17 @@ def test_symbols_are_normalised_in_models() -> None:
     payload = json.loads(encode(FUNDING))
     payload["symbol"] = "sol-perp"
     assert decode(FundingRate, json.dumps(payload)).symbol == "SOL-PERP"
+
+
+def test_spot_symbols_keep_their_case_in_models() -> None:
+    """A spot symbol decodes as sent (`wBTC` stays `wBTC`); a bad one is refused."""
+    payload = json.loads(encode(SPOT))
+    assert decode(SpotMarketSnapshot, json.dumps(payload)).symbol == "wBTC"
+    payload["symbol"] = "jitoSOL"
+    assert decode(SpotMarketSnapshot, json.dumps(payload)).symbol == "jitoSOL"
+    payload["symbol"] = "w.BTC"
+    with pytest.raises(SchemaError, match="invalid spot market symbol"):
+        decode(SpotMarketSnapshot, json.dumps(payload))
 
 
 def test_minimal_consumer_presence_decodes() -> None:
@@ -810,6 +968,82 @@ def test_from_raw_rejects_a_bad_symbol() -> None:
         _raw(symbol="SOL.PERP")
 
 
+# --------------------------------------------------------------------------- spot from_raw
+
+
+def _spot(**overrides: Any) -> SpotMarketSnapshot:
+    fields: dict[str, Any] = {
+        "network": "mainnet",
+        "slot": 10,
+        "ts": 2.0,
+        "market_index": 0,
+        "symbol": "USDC",
+        "decimals": 6,
+        "status": "active",
+        "oracle_price": 999_950,
+        "total_deposits": 250_000_000_123_456,
+        "total_borrows": 180_000_000_000_000,
+        "epoch": 4,
+        "deposit_rate": 41_234,
+        "borrow_rate": 61_500,
+        "utilization": 720_000,
+        "market_slot": 9,
+        "oracle_slot": 8,
+    }
+    return SpotMarketSnapshot.from_raw(**{**fields, **overrides})
+
+
+def test_spot_from_raw_converts_units() -> None:
+    """from_raw keeps every raw value and converts with the units functions."""
+    spot = _spot()
+    assert (spot.symbol, spot.decimals, spot.status) == ("USDC", 6, "active")
+    # 999_950 / 1e6 USD
+    assert spot.oracle_price == pytest.approx(0.99995, rel=REL)
+    assert spot.oracle_price_raw == 999_950
+    # 41_234 / 1e6 = 4.1234 % a year; 61_500 -> 6.15 %; utilization 720_000 / 1e6 = 72 %
+    assert spot.deposit_apr_pct == pytest.approx(4.1234, rel=REL)
+    assert spot.borrow_apr_pct == pytest.approx(6.15, rel=REL)
+    assert spot.utilization_pct == pytest.approx(72.0, rel=REL)
+    assert (spot.deposit_rate_raw, spot.borrow_rate_raw, spot.utilization_raw) == (
+        41_234,
+        61_500,
+        720_000,
+    )
+    # 250_000_000_123_456 / 1e6 = 250_000_000.123456 USDC
+    assert spot.total_deposits == pytest.approx(250_000_000.123456, rel=REL)
+    assert spot.total_borrows == pytest.approx(180_000_000.0, rel=REL)
+    assert spot.total_deposits_raw == 250_000_000_123_456
+    assert (spot.market_slot, spot.oracle_slot) == (9, 8)
+
+
+def test_spot_from_raw_with_failed_rates_leaves_them_none() -> None:
+    """A rate the SDK could not compute (None) stays None in both forms."""
+    spot = _spot(deposit_rate=None, borrow_rate=None, utilization=None)
+    assert spot.deposit_apr_pct is None
+    assert spot.deposit_rate_raw is None
+    assert spot.borrow_apr_pct is None
+    assert spot.utilization_pct is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"decimals": 2**32 - 1},  # a u32 on chain: refused before 10**decimals is computed
+        {"decimals": -1},
+        {"total_deposits": -1},
+        {"total_borrows": 2**128},
+        {"total_deposits": 10**400},  # too large for a float
+        {"oracle_price": 2**63},
+        {"symbol": "US DC"},
+    ],
+)
+def test_spot_from_raw_refuses_values_that_do_not_fit(overrides: dict[str, Any]) -> None:
+    """Values no real account holds are a ValueError (pydantic's included), never another
+    error, so the publisher skips the market and goes on."""
+    with pytest.raises(ValueError):  # noqa: PT011  (which one depends on the field)
+        _spot(**overrides)
+
+
 # --------------------------------------------------------------------------- MarketList
 
 
@@ -871,6 +1105,16 @@ BAD_PAYLOADS: list[tuple[type[SchemaModel], bytes | str]] = [
     (FundingRate, json.dumps(FUNDING.model_dump(mode="json")).replace("7.305", "1e999")),
     (MarketSnapshot, _with(SNAPSHOT, open_interest=-1.0)),
     (MarketSnapshot, _with(SNAPSHOT, status=None)),
+    (SpotMarketSnapshot, _with(SPOT, symbol="w BTC")),
+    (SpotMarketSnapshot, _with(SPOT, decimals=256)),
+    (SpotMarketSnapshot, _with(SPOT, decimals=-1)),
+    (SpotMarketSnapshot, _with(SPOT, total_deposits=-0.5)),
+    (SpotMarketSnapshot, _with(SPOT, total_borrows_raw=-1)),
+    (SpotMarketSnapshot, _with(SPOT, total_deposits_raw=2**128)),
+    (SpotMarketSnapshot, _with(SPOT, total_deposits_raw="5")),
+    (SpotMarketSnapshot, _with(SPOT, oracle_price_raw=None)),
+    (SpotMarketSnapshot, _with(SPOT, deposit_rate_raw=2**63)),
+    (SpotMarketSnapshot, _with(SPOT, status=None)),
     (MarketList, _with(MARKET_LIST, markets={"0": "SOL-PERP"})),
     (MarketList, _with(MARKET_LIST, markets=[{"market_index": 0, "symbol": "SOL.PERP"}])),
     (MarketList, _with(MARKET_LIST, markets=[{"symbol": "SOL-PERP"}])),
@@ -1000,6 +1244,71 @@ def test_funding_rate_round_trips_for_any_valid_value(rate: FundingRate) -> None
     decoded = decode(FundingRate, encode(rate))
     assert decoded == rate
     assert encode(decoded) == encode(rate)
+
+
+SPOT_SNAPSHOTS = st.builds(
+    SpotMarketSnapshot,
+    network=st.sampled_from(NETWORKS),
+    slot=U64S,
+    ts=st.floats(min_value=0, allow_infinity=False),
+    market_index=st.integers(min_value=0, max_value=2**16 - 1),
+    symbol=st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True),
+    market_slot=st.none() | U64S,
+    oracle_slot=st.none() | U64S,
+    decimals=st.integers(0, 255),
+    oracle=st.none() | st.text(max_size=44),
+    oracle_source=st.none() | st.text(max_size=20),
+    oracle_price=FLOATS,
+    oracle_price_raw=I64S,
+    deposit_apr_pct=OPT_FLOATS,
+    borrow_apr_pct=OPT_FLOATS,
+    utilization_pct=OPT_FLOATS,
+    deposit_rate_raw=st.none() | I64S,
+    borrow_rate_raw=st.none() | I64S,
+    utilization_raw=st.none() | I64S,
+    total_deposits=st.floats(min_value=0, allow_infinity=False),
+    total_borrows=st.floats(min_value=0, allow_infinity=False),
+    total_deposits_raw=st.integers(0, 2**128 - 1),
+    total_borrows_raw=st.integers(0, 2**128 - 1),
+    status=st.text(max_size=20),
+    epoch=U64S,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(spot=SPOT_SNAPSHOTS)
+def test_spot_snapshot_round_trips_for_any_valid_value(spot: SpotMarketSnapshot) -> None:
+    """Any valid SpotMarketSnapshot (u128 amounts, any symbol case) survives encode/decode."""
+    decoded = decode(SpotMarketSnapshot, encode(spot))
+    assert decoded == spot
+    assert decoded.symbol == spot.symbol
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    decimals=st.integers(-5, 40) | st.integers(-(2**31), 2**32),
+    price=st.integers(-(2**70), 2**70),
+    amount=st.integers(-(2**10), 2**140),
+    rate=st.none() | st.integers(-(2**70), 2**70),
+)
+def test_spot_from_raw_builds_a_valid_model_or_raises_value_error(
+    decimals: int, price: int, amount: int, rate: int | None
+) -> None:
+    """For any raw integers, from_raw gives a model that round-trips, or a ValueError."""
+    try:
+        spot = _spot(
+            decimals=decimals,
+            oracle_price=price,
+            total_deposits=amount,
+            total_borrows=amount // 3,
+            deposit_rate=rate,
+            utilization=rate,
+        )
+    except ValueError:
+        return
+    assert spot.total_deposits_raw == amount
+    assert spot.total_deposits == pytest.approx(amount / 10**decimals, rel=REL)
+    assert decode(SpotMarketSnapshot, encode(spot)) == spot
 
 
 @settings(max_examples=200, deadline=None)

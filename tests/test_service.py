@@ -22,6 +22,7 @@ from schemas import (
     MarketList,
     PerpMarketInfo,
     ReconnectResult,
+    SpotMarketSnapshot,
     StreamerState,
     StreamerStatus,
     decode,
@@ -29,13 +30,14 @@ from schemas import (
 from schemas.subjects import Network
 from streamer.errors import NotReadyError
 from streamer.service import MAX_PAYLOAD, BadRequest, parse_market, start_service
-from tests.factories import funding_rate
+from tests.factories import funding_rate, spot_market
 
 NET: Network = "local"
 
 
 class FakeController:
-    """Answers like a streamer with two markets; `ready=False` acts as one with no data."""
+    """Answers like a streamer with two perp and two spot markets; `ready=False` acts as
+    one with no data."""
 
     def __init__(self, *, ready: bool = True) -> None:
         self.ready = ready
@@ -44,6 +46,7 @@ class FakeController:
             "SOL-PERP": funding_rate("SOL-PERP", 0),
             "BTC-PERP": funding_rate("BTC-PERP", 1),
         }
+        self.spots = {"USDC": spot_market("USDC", 0), "wBTC": spot_market("wBTC", 3, decimals=8)}
 
     def status(self) -> StreamerStatus:
         return StreamerStatus(
@@ -78,6 +81,13 @@ class FakeController:
         if isinstance(market, int):
             return next((f for f in self.data.values() if f.market_index == market), None)
         return self.data.get(market)
+
+    def spot(self, market: str | int) -> SpotMarketSnapshot | None:
+        if not self.ready:
+            raise NotReadyError("no data yet")
+        if isinstance(market, int):
+            return next((s for s in self.spots.values() if s.market_index == market), None)
+        return next((s for s in self.spots.values() if s.symbol.upper() == market.upper()), None)
 
     async def reconnect(self) -> ReconnectResult:
         self.reconnects += 1
@@ -150,7 +160,8 @@ async def _request(nc: Client, endpoint: str, payload: bytes = b"") -> tuple[Any
 
 
 async def test_endpoints_answer_with_wire_models(nc: Client) -> None:
-    """status, markets, funding and reconnect answer valid models on drift.<net>.api.*."""
+    """status, markets, funding, spot and reconnect answer valid models on
+    drift.<net>.api.*; spot markets are found by symbol in any case, or index."""
     controller = FakeController()
     handle = await start_service(nc, NET, controller, version="1.2.3", instance_id="fake")
     try:
@@ -159,6 +170,18 @@ async def test_endpoints_answer_with_wire_models(nc: Client) -> None:
         assert decode(FundingRate, json.dumps(body)) == controller.data["SOL-PERP"]
         body, _ = await _request(nc, "funding", b"1")
         assert body["symbol"] == "BTC-PERP"
+        for payload, symbol in (
+            (b"USDC", "USDC"),
+            (b"usdc", "USDC"),
+            (b"WBTC", "wBTC"),
+            (b"3", "wBTC"),
+            (b'{"market": "wbtc"}', "wBTC"),
+            (b'{"market": 0}', "USDC"),
+        ):
+            body, headers = await _request(nc, "spot", payload)
+            assert "Nats-Service-Error-Code" not in headers, body
+            spot = decode(SpotMarketSnapshot, json.dumps(body))
+            assert spot == controller.spots[symbol]
         body, _ = await _request(nc, "markets")
         assert [m["symbol"] for m in body["markets"]] == ["SOL-PERP", "BTC-PERP"]
         body, _ = await _request(nc, "status")
@@ -171,14 +194,15 @@ async def test_endpoints_answer_with_wire_models(nc: Client) -> None:
 
 
 async def test_micro_discovery_finds_the_service(nc: Client) -> None:
-    """$SRV.PING and $SRV.INFO find drift-streamer with its four endpoints."""
+    """$SRV.PING and $SRV.INFO find drift-streamer with its five endpoints."""
     handle = await start_service(nc, NET, FakeController(), version="1.2.3", instance_id="fake")
     try:
         ping = json.loads((await nc.request(f"$SRV.PING.{SERVICE_NAME}", b"", timeout=2)).data)
         assert ping["name"] == SERVICE_NAME
         info = json.loads((await nc.request(f"$SRV.INFO.{SERVICE_NAME}", b"", timeout=2)).data)
         assert sorted(e["subject"] for e in info["endpoints"]) == [
-            f"drift.{NET}.api.{name}" for name in ("funding", "markets", "reconnect", "status")
+            f"drift.{NET}.api.{name}"
+            for name in ("funding", "markets", "reconnect", "spot", "status")
         ]
     finally:
         await handle.stop()
@@ -199,8 +223,14 @@ async def test_error_replies_follow_the_micro_convention(nc: Client) -> None:
             body, headers = await _request(nc, "funding", payload)
             assert headers["Nats-Service-Error-Code"] == str(code)
             assert decode(ErrorReply, json.dumps(body)).code == code
+        for payload, code in ((b"", 400), (b"US.DC", 400), (b"SOL-PERP", 404), (b"77", 404)):
+            body, headers = await _request(nc, "spot", payload)
+            assert headers["Nats-Service-Error-Code"] == str(code)
+            reply = decode(ErrorReply, json.dumps(body))
+            assert reply.code == code
+        assert reply.error == "unknown spot market 77"
         controller.ready = False
-        for endpoint in ("funding", "markets"):
+        for endpoint in ("funding", "markets", "spot"):
             body, headers = await _request(nc, endpoint, b"SOL-PERP")
             assert headers["Nats-Service-Error-Code"] == "503"
             assert body["code"] == 503
@@ -226,7 +256,7 @@ def service_loop(nats_url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, Cli
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    endpoint=st.sampled_from(["status", "markets", "funding", "reconnect"]),
+    endpoint=st.sampled_from(["status", "markets", "funding", "reconnect", "spot"]),
     payload=st.binary(max_size=2_000) | st.text(max_size=50).map(str.encode),
 )
 def test_any_payload_gets_an_answer(

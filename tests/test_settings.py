@@ -18,6 +18,7 @@ def test_defaults_match_design() -> None:
     """Without environment, the TTLs and retry settings are DESIGN.md's defaults."""
     s = Settings()
     assert (s.cache_ttl_funding, s.cache_ttl_price, s.cache_ttl_markets) == (30, 10, 60)
+    assert s.cache_ttl_spot == 30
     assert (s.max_retries, s.retry_backoff, s.backoff_cap_s) == (5, 2.0, 30.0)
     assert s.nats_url.get_secret_value() == "nats://127.0.0.1:4222"
 
@@ -26,10 +27,12 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     """DRIFT_* and NATS_URL variables set the fields; the object is frozen."""
     monkeypatch.setenv("DRIFT_NETWORK", "devnet")
     monkeypatch.setenv("DRIFT_CACHE_TTL_FUNDING", "12")
+    monkeypatch.setenv("DRIFT_CACHE_TTL_SPOT", "45")
     monkeypatch.setenv("NATS_URL", "nats://u:pw@10.0.0.1:4222")
     s = Settings()
     assert s.network == "devnet"
     assert s.cache_ttl_funding == 12
+    assert s.cache_ttl_spot == 45
     with pytest.raises(ValidationError):
         setattr(s, "network", "mainnet")  # noqa: B010  (a typed assignment would not compile)
 
@@ -39,6 +42,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     [
         ("DRIFT_NETWORK", "testnet"),
         ("DRIFT_CACHE_TTL_PRICE", "-1"),
+        ("DRIFT_CACHE_TTL_SPOT", "0"),
         ("DRIFT_BACKOFF_CAP", "60"),
         ("DRIFT_RPC_URL", "not a url"),
         ("DRIFT_MAX_RETRIES", "many"),

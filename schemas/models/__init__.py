@@ -13,6 +13,7 @@ from schemas.models.service import (
     StreamerState,
     StreamerStatus,
 )
+from schemas.models.spot import SpotMarketSnapshot
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -27,6 +28,7 @@ __all__ = [
     "PerpMarketInfo",
     "ReconnectResult",
     "SchemaModel",
+    "SpotMarketSnapshot",
     "StreamerState",
     "StreamerStatus",
     "WireModel",

@@ -11,9 +11,20 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, Strict
 
-from schemas.subjects import validate_consumer_id, validate_symbol
+from schemas.subjects import validate_consumer_id, validate_spot_symbol, validate_symbol
 
-__all__ = ["I64", "U16", "U64", "ConsumerId", "Float", "NonNegFloat", "Symbol"]
+__all__ = [
+    "I64",
+    "U8",
+    "U16",
+    "U64",
+    "U128",
+    "ConsumerId",
+    "Float",
+    "NonNegFloat",
+    "SpotSymbol",
+    "Symbol",
+]
 
 I64 = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
 """A signed 64-bit on-chain integer (raw rates, raw prices, unix timestamps)."""
@@ -21,8 +32,14 @@ I64 = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
 U64 = Annotated[int, Strict(), Field(ge=0, le=2**64 - 1)]
 """An unsigned 64-bit integer (slots, KV revisions, counters)."""
 
+U128 = Annotated[int, Strict(), Field(ge=0, le=2**128 - 1)]
+"""An unsigned 128-bit integer (spot token amounts and balances)."""
+
 U16 = Annotated[int, Strict(), Field(ge=0, le=2**16 - 1)]
 """An unsigned 16-bit integer (Drift market indexes)."""
+
+U8 = Annotated[int, Strict(), Field(ge=0, le=2**8 - 1)]
+"""An unsigned 8-bit integer (a token mint's decimals)."""
 
 Float = Annotated[float, Strict()]
 """A finite float."""
@@ -32,6 +49,9 @@ NonNegFloat = Annotated[float, Strict(), Field(ge=0)]
 
 Symbol = Annotated[str, AfterValidator(validate_symbol)]
 """A Drift market symbol, normalised to upper case (see `validate_symbol`)."""
+
+SpotSymbol = Annotated[str, AfterValidator(validate_spot_symbol)]
+"""A Drift spot market symbol, case kept as on chain (see `validate_spot_symbol`)."""
 
 ConsumerId = Annotated[str, AfterValidator(validate_consumer_id)]
 """A consumer id usable as a KV key token (see `validate_consumer_id`)."""

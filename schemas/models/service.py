@@ -51,6 +51,8 @@ class StreamerStatus(WireModel):
     """Live consumer presence keys for this network."""
     markets: U64
     """Perp markets being streamed."""
+    spot_markets: U64 = 0
+    """Spot markets being streamed."""
     feed_age_s: NonNegFloat | None = None
     """Seconds since the last account update from the RPC feed; None before any."""
     last_slot: U64 | None = None

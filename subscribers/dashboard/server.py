@@ -1,4 +1,5 @@
-"""The dashboard server: one page, a JSON snapshot and a server-sent event stream.
+"""The dashboard server: one page (funding and spot views), a JSON snapshot and a
+server-sent event stream.
 
 The server is one engine of the library (one presence, one mirror); browsers get the
 last values at once from `/api/snapshot` and every update from `/events`, so N open
@@ -24,6 +25,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from schemas import FundingRate, StreamerStatus, decode, funding_subject, validate_symbol
 from schemas.buckets import HISTORY_STREAM
 from schemas.errors import SchemaError
+from subscribers.buckets import BucketUnavailableError
 from subscribers.client import ApiError, DriftStreamClient
 
 __all__ = ["Dashboard", "read_history", "serve"]
@@ -33,7 +35,8 @@ _PAGE = resources.files("subscribers.dashboard").joinpath("static/index.html")
 
 
 class Dashboard:
-    """Serves the Funding Engine page for one client (connected by the caller)."""
+    """Serves the Funding Engine page (funding and spot views) for one client (connected
+    by the caller)."""
 
     def __init__(self, client: DriftStreamClient, *, status_interval_s: float = 2.0) -> None:
         self.client = client
@@ -56,6 +59,7 @@ class Dashboard:
     async def _start(self, app: web.Application) -> None:
         self._tasks = [
             asyncio.create_task(self._pump_funding(), name="dashboard-funding"),
+            asyncio.create_task(self._pump_spot(), name="dashboard-spot"),
             asyncio.create_task(self._pump_status(), name="dashboard-status"),
         ]
 
@@ -78,6 +82,13 @@ class Dashboard:
     async def _pump_funding(self) -> None:
         async for update in self.client.watch_funding():
             self._broadcast("funding", await self._row(update))
+
+    async def _pump_spot(self) -> None:
+        try:
+            async for update in self.client.watch_spot():
+                self._broadcast("spot", update.model_dump(mode="json"))
+        except BucketUnavailableError as exc:  # a streamer older than spot markets
+            log.warning("no spot view: %s", exc)
 
     async def _pump_status(self) -> None:
         while True:
@@ -111,13 +122,17 @@ class Dashboard:
     async def _snapshot(self, request: web.Request) -> web.Response:
         rows = [await self._row(f) for f in (await self.client.funding_all()).values()]
         rows.sort(key=lambda r: r["market_index"])
+        spots = sorted((await self.client.spots()).values(), key=lambda s: s.market_index)
+        client = self.client
         return web.json_response(
             {
-                "network": self.client.network,
+                "network": client.network,
                 "server_ts": time.time(),
-                "funding_ttl_s": self.client._funding.cache.ttl_s if self.client._funding else None,
+                "funding_ttl_s": client._funding.cache.ttl_s if client._funding else None,
+                "spot_ttl_s": client._spot.cache.ttl_s if client._spot else None,
                 "status": self._status_json(),
                 "markets": rows,
+                "spots": [s.model_dump(mode="json") for s in spots],
             }
         )
 
