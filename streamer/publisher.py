@@ -39,7 +39,9 @@ from streamer.state import MarketState, SpotState
 __all__ = ["PublishResult", "Publisher"]
 
 log = logging.getLogger("drift_stream.publisher")
-_VOLATILE = {"ts", "slot"}  # a new slot or time alone is not a change
+# Not a change on their own: the newest slot and time, and when and from which account
+# versions a value was computed (an equal value recomputes from the older ones too).
+_VOLATILE = {"ts", "slot", "predicted_at", "market_slot", "oracle_slot"}
 _PERP_BUCKETS = (FUNDING_BUCKET, PRICES_BUCKET)
 _SPOT_BUCKETS = (SPOT_BUCKET,)
 _Put = tuple[str, str, bytes]  # bucket, key, value

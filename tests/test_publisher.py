@@ -125,6 +125,26 @@ async def test_writes_on_change_and_on_refresh_only(kvs: dict[str, RecordingKV])
     assert len(publisher.market_list.markets) == 2
 
 
+async def test_a_new_predicted_at_or_account_slot_alone_is_no_change(
+    kvs: dict[str, RecordingKV],
+) -> None:
+    """The same figures computed a second later, from newer account versions, are not
+    written again (the published value recomputes the same from the older versions);
+    a changed figure is, with the time and slots it was computed at."""
+    publisher = _publisher(kvs, clock=lambda: 0.0)
+    first = dataclasses.replace(_state(0, "SOL-PERP"), predicted_at=100, mark_twap_live=7)
+    await publisher.publish(SourceSnapshot(slot=1, markets=(first,)), epoch=1)
+    later = dataclasses.replace(first, predicted_at=101, market_slot=5, oracle_slot=6)
+    assert (
+        await publisher.publish(SourceSnapshot(slot=2, markets=(later,)), epoch=1)
+    ).written == {}
+    moved = dataclasses.replace(later, mark_twap_live=8)
+    result = await publisher.publish(SourceSnapshot(slot=3, markets=(moved,)), epoch=1)
+    assert result.written == {"drift_funding": 1}
+    written = decode(FundingRate, kvs["drift_funding"].puts[-1][1])
+    assert (written.predicted_at, written.market_slot, written.oracle_slot) == (101, 5, 6)
+
+
 async def test_a_market_that_fails_validation_is_skipped(kvs: dict[str, RecordingKV]) -> None:
     """A state with an invalid symbol is skipped and counted; the others still publish."""
     publisher = _publisher(kvs)
