@@ -23,13 +23,17 @@ from streamer.math.types import OraclePriceData
 __all__ = ["SUPPORTED_SOURCES", "OracleDecodeError", "decode_oracle", "oracle_multiple"]
 
 _LAZER = struct.Struct("<8xqQQi4xQ")  # price, publish_time, posted_slot, exponent, conf
-_PRELAUNCH = struct.Struct("<8xqqQQQH")  # price, max_price, conf, slot, amm slot, market
+_PRELAUNCH = struct.Struct("<8xqqQQQH70x")  # price, max_price, conf, slot, amm slot, market
 _PULL_MESSAGE = struct.Struct("<32xqQiqqqQQ")  # after the verification level
 _SWB_SUBMISSIONS = 32
 _SWB_SUBMISSION_SIZE = 64  # oracle pubkey, slot, landed_at (u64 at +40), value (i128)
-_SWB_RESULT_OFFSET = 2304  # PullFeedAccountData.result (the SDK's switchboard IDL)
+_SWB_RESULT_OFFSET = 2264  # PullFeedAccountData.result (the SDK's switchboard IDL)
+_SWB_SIZE = 3208  # the whole PullFeedAccountData, which the SDK's decoder reads
 _SWB_PRECISION = 10 ** (18 - 6)
 _FIVE_BPS = 500
+# The program's 10u128.pow(|exponent|) overflows past 38; the SDK's BN pow would run for
+# ever on a 32-bit exponent. No real feed is near either.
+_MAX_EXPONENT = 38
 _QUOTE_ASSET = OraclePriceData(price=PRICE_PRECISION, slot=0, confidence=1)
 
 SUPPORTED_SOURCES = frozenset(
@@ -64,6 +68,8 @@ def oracle_multiple(source: str) -> int:
 
 def _convert_pyth_price(price: int, exponent: int, multiple: int) -> int:
     """The SDK's `convertPythPrice`: price * 1e6 / (10**|exponent| / multiple)."""
+    if abs(exponent) > _MAX_EXPONENT:
+        raise OracleDecodeError(f"exponent {exponent} is out of range (|e| <= {_MAX_EXPONENT})")
     precision = safe_div(pow10(abs(exponent)), multiple)
     return safe_div(price * PRICE_PRECISION, precision)
 
@@ -128,7 +134,7 @@ def _prelaunch(data: bytes) -> OraclePriceData:
 
 def _switchboard_on_demand(data: bytes) -> OraclePriceData:
     end = _SWB_RESULT_OFFSET + 64
-    if len(data) < end:
+    if len(data) < _SWB_SIZE:
         raise OracleDecodeError(f"SwitchboardOnDemand: {len(data)} bytes is too short")
     landed_at = 0
     for i in range(_SWB_SUBMISSIONS):
@@ -150,7 +156,7 @@ def decode_oracle(source: str, data: bytes) -> OraclePriceData:
 
     OracleDecodeError for bytes that do not fit the source, an unsupported source, or a
     reading the SDK's integer math cannot produce (an exponent too small for the 1K/1M
-    multiple divides by zero there).
+    multiple divides by zero there; one past 38 overflows the program's u128).
     """
     try:
         if source == "QuoteAsset":
