@@ -77,7 +77,12 @@ def run_math_cost(rounds: int = 30) -> dict[str, Any]:
     def driftpy() -> None:
         for market, _, source, data, _ in rows:
             oracle = driftpy_decode_oracle(data, source)
-            bid, ask = driftpy_bid_ask(market.amm, oracle)
+            # driftpy's repeg raises on some of localnet's markets (docs/LOCALNET.md); the
+            # streamer on driftpy left their prices unknown, and so does this side.
+            try:
+                bid, ask = driftpy_bid_ask(market.amm, oracle)
+            except (AssertionError, ArithmeticError):
+                continue
             _run_sync(
                 calculate_long_short_funding_and_live_twaps(market, oracle, (bid + ask) // 2, now)
             )

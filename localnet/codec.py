@@ -16,7 +16,10 @@ import driftpy
 from anchorpy.coder.coder import Coder
 from anchorpy.program.common import NamedInstruction
 from anchorpy_core.idl import Idl
+from construct import ConstructError
 from solders.pubkey import Pubkey
+
+from localnet.errors import EncodingError
 
 __all__ = ["ACCOUNT_SIZES", "DRIFT_ACCOUNTS", "build", "decode", "template"]
 
@@ -45,8 +48,14 @@ def template(name: str) -> Any:
 
 
 def build(name: str, obj: Any) -> bytes:
-    """Encode an account object (from `template`) to its on-chain bytes."""
-    return bytes(DRIFT_ACCOUNTS.build(NamedInstruction(data=obj, name=name)))
+    """Encode an account object (from `template`) to its on-chain bytes.
+
+    A field value that does not fit its type raises EncodingError.
+    """
+    try:
+        return bytes(DRIFT_ACCOUNTS.build(NamedInstruction(data=obj, name=name)))
+    except (ConstructError, OverflowError, TypeError) as exc:
+        raise EncodingError(f"{name} does not encode: {exc}") from exc
 
 
 def decode(data: bytes) -> Any:

@@ -1,96 +1,38 @@
 """Drift's markets in the ledger: State, perp and spot markets, and their oracles.
 
-`DriftMarkets` keeps one mutable anchorpy object per perp market, so a change to a
-field re-encodes that account and the ledger notifies subscribers. Perp values are
-what driftpy reads back exactly: oracle price (1e6), funding fields (1e9), TWAPs (1e6).
+`DriftMarkets` keeps one mutable anchorpy object per market, so a change to a field
+re-encodes that account and the ledger notifies subscribers. Perp and spot accounts
+are shaped like mainnet's (see `localnet.perps`, `localnet.spots`); values are what
+driftpy and the SDK read back exactly: oracle price (1e6), funding fields (1e9),
+TWAPs (1e6). Each oracle write advances that oracle's publish time (its sequence id).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from driftpy.addresses import (
-    get_perp_market_public_key,
-    get_spot_market_public_key,
-    get_state_public_key,
-)
+from driftpy.addresses import get_state_public_key
 from driftpy.constants.config import DRIFT_PROGRAM_ID
-from driftpy.name import encode_name
-from driftpy.types import ContractTier, ContractType, MarketStatus, OracleSource
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from solders.pubkey import Pubkey
 
 from localnet import codec
 from localnet.errors import AdminError
 from localnet.ledger import Ledger
-from localnet.oracles import encode_oracle, multiplier, oracle_price
+from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE, MmOracle, OracleReading
+from localnet.oracles import encode_oracle, multiplier, oracle_price, sequence_id
+from localnet.patches import MarketPatch, SpotPatch, set_perp_fields, set_spot_fields
+from localnet.perps import PerpProfile, new_perp_account, perp_profile
 from localnet.presets import PerpSpec, Preset, SpotSpec
+from localnet.spots import SpotView, new_spot_account
+from localnet.variants import STATUSES, status_name, tier_name
 
-__all__ = ["STATUSES", "DriftMarkets", "MarketPatch", "PerpView", "status_name"]
+__all__ = ["STATE_ADDRESS", "STATUSES", "DriftMarkets", "MarketPatch", "PerpView", "status_name"]
 
 STATE_ADDRESS = get_state_public_key(DRIFT_PROGRAM_ID)
-StatusName = Literal[
-    "initialized",
-    "active",
-    "funding_paused",
-    "amm_paused",
-    "fill_paused",
-    "withdraw_paused",
-    "reduce_only",
-    "settlement",
-    "delisted",
-]
-STATUSES: dict[str, Any] = {
-    "initialized": MarketStatus.Initialized(),
-    "active": MarketStatus.Active(),
-    "funding_paused": MarketStatus.FundingPaused(),
-    "amm_paused": MarketStatus.AmmPaused(),
-    "fill_paused": MarketStatus.FillPaused(),
-    "withdraw_paused": MarketStatus.WithdrawPaused(),
-    "reduce_only": MarketStatus.ReduceOnly(),
-    "settlement": MarketStatus.Settlement(),
-    "delisted": MarketStatus.Delisted(),
-}
-_RESERVE = 10**15  # AMM reserves (AMM_RESERVE_PRECISION 1e9): a million base units
-
-
-def status_name(status: object) -> str:
-    """`MarketStatus.FundingPaused()` -> `funding_paused`."""
-    return next((k for k, v in STATUSES.items() if type(v) is type(status)), str(status))
-
-
-class MarketPatch(BaseModel):
-    """Fields of a perp market that /admin/market may set (any subset).
-
-    Setting `last_funding_rate` alone also sets its long and short variants, as a
-    funding update on chain does; give them explicitly to set them apart.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    symbol: str | None = None
-    market_index: int | None = Field(default=None, ge=0)
-    oracle_price: int | None = Field(default=None, gt=0)
-    last_funding_rate: int | None = None
-    last_funding_rate_long: int | None = None
-    last_funding_rate_short: int | None = None
-    last24h_avg_funding_rate: int | None = None
-    last_funding_rate_ts: int | None = Field(default=None, ge=0)
-    last_funding_oracle_twap: int | None = Field(default=None, ge=0)
-    last_oracle_price_twap: int | None = Field(default=None, ge=0)
-    last_mark_price_twap: int | None = Field(default=None, ge=0)
-    funding_period: int | None = Field(default=None, gt=0)
-    base_asset_amount_long: int | None = Field(default=None, ge=0)
-    base_asset_amount_short: int | None = Field(default=None, le=0)
-    status: StatusName | None = None
-
-    @model_validator(mode="after")
-    def _names_one_market(self) -> MarketPatch:
-        if (self.symbol is None) == (self.market_index is None):
-            raise ValueError("name the market by exactly one of 'symbol' or 'market_index'")
-        return self
+_PERCENT = 10**6  # PERCENTAGE_PRECISION
 
 
 @dataclass(slots=True)
@@ -98,12 +40,14 @@ class PerpView:
     """What localnet currently serves for one perp market."""
 
     spec: PerpSpec
+    profile: PerpProfile
     account: Any  # the anchorpy PerpMarket object, mutated in place
     oracle_price: int
     address: Pubkey
 
     def to_json(self) -> dict[str, Any]:
         amm = self.account.amm
+        h = amm.historical_oracle_data
         return {
             "market_index": self.spec.market_index,
             "symbol": self.spec.symbol,
@@ -112,70 +56,102 @@ class PerpView:
             "oracle_source": str(self.spec.oracle_source),
             "oracle_price": self.oracle_price,
             "status": status_name(self.account.status),
+            "contract_tier": tier_name(self.account.contract_tier),
             "last_funding_rate": amm.last_funding_rate,
             "last_funding_rate_long": amm.last_funding_rate_long,
             "last_funding_rate_short": amm.last_funding_rate_short,
             "last24h_avg_funding_rate": amm.last24h_avg_funding_rate,
             "last_funding_rate_ts": amm.last_funding_rate_ts,
             "last_funding_oracle_twap": amm.last_funding_oracle_twap,
-            "last_oracle_price_twap": amm.historical_oracle_data.last_oracle_price_twap,
+            "last_oracle_price_twap": h.last_oracle_price_twap,
+            "last_oracle_price_twap5min": h.last_oracle_price_twap5min,
+            "last_oracle_price_twap_ts": h.last_oracle_price_twap_ts,
             "last_mark_price_twap": amm.last_mark_price_twap,
+            "last_mark_price_twap5min": amm.last_mark_price_twap5min,
+            "last_mark_price_twap_ts": amm.last_mark_price_twap_ts,
+            "last_bid_price_twap": amm.last_bid_price_twap,
+            "last_ask_price_twap": amm.last_ask_price_twap,
             "funding_period": amm.funding_period,
             "base_asset_amount_long": amm.base_asset_amount_long,
             "base_asset_amount_short": amm.base_asset_amount_short,
+            "base_asset_amount_with_amm": amm.base_asset_amount_with_amm,
+            "curve_update_intensity": amm.curve_update_intensity,
+            "base_spread": amm.base_spread,
+            "max_spread": amm.max_spread,
+            "mm_oracle_mode": self.profile.mm.mode,
+            "mm_oracle_price": amm.mm_oracle_price,
+            "mm_oracle_slot": amm.mm_oracle_slot,
+            "mm_oracle_sequence_id": amm.mm_oracle_sequence_id,
+            "last_update_slot": amm.last_update_slot,
         }
 
 
 class DriftMarkets:
-    """The Drift program's accounts for one preset, written into a ledger."""
+    """The Drift program's accounts for one preset, written into a ledger.
 
-    def __init__(self, ledger: Ledger, preset: Preset, *, now: int | None = None) -> None:
+    `now` fixes the timestamps of the first accounts (default: the clock), so the same
+    preset and `now` give the same bytes. `mm_oracle_share` is about the share of
+    perp markets whose market makers post an MM oracle price.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        preset: Preset,
+        *,
+        now: int | None = None,
+        mm_oracle_share: float = DEFAULT_MM_ORACLE_SHARE,
+    ) -> None:
         self._ledger = ledger
         self.preset = preset
         self._perps: dict[int, PerpView] = {}
         self._by_symbol: dict[str, int] = {}
+        self._spots: dict[int, SpotView] = {}
+        self._spot_by_symbol: dict[str, int] = {}
         # One oracle account can serve several markets at different scales (BONK spot
         # and 1MBONK-PERP; PUMP-PERP and 1KPUMP-PERP). It is encoded for the finest
         # of them, and every market reads its own price from the same bytes.
-        self._canonical: dict[str, tuple[OracleSource, int]] = {}
-        self._oracle_users: dict[str, list[PerpView]] = {}
+        self._canonical: dict[str, tuple[Any, int]] = {}
+        self._users: dict[str, list[PerpView | SpotView]] = {}
+        self._published: dict[str, tuple[int, int]] = {}  # oracle -> (slot, publish time us)
         specs: tuple[PerpSpec | SpotSpec, ...] = (*preset.perps, *preset.spots)
         for m in specs:
-            key = str(m.oracle)
-            known = self._canonical.get(key)
+            known = self._canonical.get(str(m.oracle))
             if known is None or multiplier(m.oracle_source) > multiplier(known[0]):
-                self._canonical[key] = (m.oracle_source, m.market_index)
+                self._canonical[str(m.oracle)] = (m.oracle_source, m.market_index)
         ts = int(time.time()) if now is None else now
         self._write_state()
-        written: set[str] = set()
-        for perp in preset.perps:
-            view = self._new_perp(perp, ts)
-            self._perps[perp.market_index] = view
-            self._by_symbol[perp.symbol] = perp.market_index
-            self._oracle_users.setdefault(str(perp.oracle), []).append(view)
+        for spec in preset.perps:
+            profile = perp_profile(spec, mm_oracle_share)
+            account = new_perp_account(spec, profile, ts=ts)
+            view = PerpView(spec, profile, account, spec.price, account.pubkey)
+            self._perps[spec.market_index] = view
+            self._by_symbol[spec.symbol.upper()] = spec.market_index
+            self._users.setdefault(str(spec.oracle), []).append(view)
+        for s in preset.spots:
+            spot = new_spot_account(s, ts=ts)
+            spot_view = SpotView(s, spot, s.price, spot.pubkey)
+            self._spots[s.market_index] = spot_view
+            self._spot_by_symbol[s.symbol.upper()] = s.market_index
+            self._users.setdefault(str(s.oracle), []).append(spot_view)
+        for key, users in self._users.items():
+            first = users[0]
+            scale = multiplier(self._canonical[key][0]) // multiplier(first.spec.oracle_source)
+            self._set_oracle(key, first.spec.price * scale, ts)
         for view in self.perps:
-            if str(view.spec.oracle) not in written:
-                self.set_oracle_price(view.spec.market_index, view.spec.price, ts=ts)
-                written.add(str(view.spec.oracle))
+            self._post_mm(view, view.profile.mm.quote(self.oracle_reading(view)))
             self._write_perp(view)
-        for spot in preset.spots:
-            self._write_spot(
-                spot.market_index,
-                spot.symbol,
-                spot.oracle,
-                spot.oracle_source,
-                spot.mint,
-                spot.decimals,
-            )
-            if str(spot.oracle) not in written:
-                scale = multiplier(self._canonical[str(spot.oracle)][0])
-                self._write_oracle(spot.oracle, spot.price * scale, ts)
-                written.add(str(spot.oracle))
+        for spot_view in self.spots:
+            self._write_spot(spot_view)
 
     # -- reading -----------------------------------------------------------------
     @property
     def perps(self) -> list[PerpView]:
         return [self._perps[i] for i in sorted(self._perps)]
+
+    @property
+    def spots(self) -> list[SpotView]:
+        return [self._spots[i] for i in sorted(self._spots)]
 
     def perp(self, market: str | int) -> PerpView:
         """A perp market by symbol (case-insensitive) or index; AdminError if unknown."""
@@ -184,53 +160,106 @@ class DriftMarkets:
             raise AdminError(f"unknown perp market {market!r}")
         return self._perps[index]
 
-    # -- writing -----------------------------------------------------------------
-    def _write_oracle(self, oracle: Pubkey, canonical_price: int, ts: int) -> bytes:
-        source, market_index = self._canonical[str(oracle)]
-        account = encode_oracle(
-            source, canonical_price, slot=self._ledger.slot, ts=ts, market_index=market_index
+    def spot(self, market: str | int) -> SpotView:
+        """A spot market by symbol (case-insensitive) or index; AdminError if unknown."""
+        index = market if isinstance(market, int) else self._spot_by_symbol.get(market.upper())
+        if index is None or index not in self._spots:
+            raise AdminError(f"unknown spot market {market!r}")
+        return self._spots[index]
+
+    def oracle_reading(self, view: PerpView | SpotView) -> OracleReading:
+        """The market's oracle as the SDK reads it: price, slot, sequence id."""
+        slot, publish_us = self._published[str(view.spec.oracle)]
+        return OracleReading(
+            view.oracle_price, slot, sequence_id(view.spec.oracle_source, publish_us)
         )
-        self._ledger.set_account(oracle, account.data, account.owner)
-        return account.data
 
-    def set_oracle_price(self, market: str | int, price: int, *, ts: int | None = None) -> None:
-        """Move a perp market's oracle to `price` (1e6); subscribers are notified.
+    # -- writing -----------------------------------------------------------------
+    def _set_oracle(self, key: str, canonical_price: int, ts: float) -> None:
+        source, market_index = self._canonical[key]
+        last = self._published.get(key, (0, 0))[1]
+        publish_us = max(last + 1, int(ts * 1_000_000))
+        slot = self._ledger.slot
+        account = encode_oracle(
+            source,
+            canonical_price,
+            slot=slot,
+            ts=int(ts),
+            market_index=market_index,
+            publish_us=publish_us,
+        )
+        self._ledger.set_account(Pubkey.from_string(key), account.data, account.owner)
+        self._published[key] = (slot, publish_us)
+        for user in self._users[key]:
+            user.oracle_price = oracle_price(account.data, user.spec.oracle_source)
+            holder = user.account.amm if isinstance(user, PerpView) else user.account
+            holder.historical_oracle_data.last_oracle_price = user.oracle_price
 
-        Markets that share the oracle at another scale move with it.
-        """
-        view = self.perp(market)
+    def _move_oracle(self, view: PerpView | SpotView, price: int, ts: float | None) -> None:
         key = str(view.spec.oracle)
         scale = multiplier(self._canonical[key][0]) // multiplier(view.spec.oracle_source)
-        data = self._write_oracle(
-            view.spec.oracle, price * scale, int(time.time()) if ts is None else ts
-        )
-        for user in self._oracle_users[key]:
-            user.oracle_price = oracle_price(data, user.spec.oracle_source)
-            user.account.amm.historical_oracle_data.last_oracle_price = user.oracle_price
+        self._set_oracle(key, price * scale, time.time() if ts is None else ts)
+
+    def set_oracle_price(self, market: str | int, price: int, *, ts: float | None = None) -> None:
+        """Move a perp market's oracle to `price` (1e6); subscribers are notified.
+
+        Markets that share the oracle at another scale move with it. The market's MM
+        oracle stays as it was (so it is now older than the oracle).
+        """
+        self._move_oracle(self.perp(market), price, ts)
+
+    def set_spot_oracle_price(
+        self, market: str | int, price: int, *, ts: float | None = None
+    ) -> None:
+        """Move a spot market's oracle to `price` (1e6), and every market sharing it."""
+        self._move_oracle(self.spot(market), price, ts)
+
+    def post_mm_oracle(self, view: PerpView, mm: MmOracle) -> None:
+        """Set the market's MM oracle fields and rewrite the account."""
+        self._post_mm(view, mm)
+        self._write_perp(view)
 
     def apply(self, patch: MarketPatch) -> PerpView:
-        """Apply an admin patch; the perp account is rewritten once, oracle if moved."""
-        view = self.perp(patch.symbol if patch.symbol is not None else patch.market_index or 0)
-        fields = patch.model_dump(exclude_none=True, exclude={"symbol", "market_index"})
+        """Apply an admin patch; the perp account is rewritten once, the oracle if moved.
+
+        Nothing changes unless the whole patch applies (ValueError / EncodingError).
+        """
+        view = self.perp(patch.market)
+        fields = patch.fields()
         if "last_funding_rate" in fields:
             fields.setdefault("last_funding_rate_long", fields["last_funding_rate"])
             fields.setdefault("last_funding_rate_short", fields["last_funding_rate"])
-        if (price := fields.pop("oracle_price", None)) is not None:
+        price = fields.pop("oracle_price", None)
+        trial = copy.deepcopy(view.account)
+        set_perp_fields(trial, fields)
+        codec.build("PerpMarket", trial)
+        if price is not None:
             self.set_oracle_price(view.spec.market_index, price)
         self.update_perp(view, **fields)
         return view
 
+    def apply_spot(self, patch: SpotPatch) -> SpotView:
+        """Apply an admin spot patch; all or nothing, as `apply`."""
+        view = self.spot(patch.market)
+        fields = patch.fields()
+        price = fields.pop("oracle_price", None)
+        trial = copy.deepcopy(view.account)
+        set_spot_fields(trial, fields)
+        codec.build("SpotMarket", trial)
+        if price is not None:
+            self.set_spot_oracle_price(view.spec.market_index, price)
+        self.update_spot(view, **fields)
+        return view
+
     def update_perp(self, view: PerpView, **fields: Any) -> None:
-        """Set AMM/market fields by name and rewrite the account."""
-        amm = view.account.amm
-        for name, value in fields.items():
-            if name == "status":
-                view.account.status = STATUSES[value]
-            elif name == "last_oracle_price_twap":
-                amm.historical_oracle_data.last_oracle_price_twap = value
-            else:
-                setattr(amm, name, value)
+        """Set perp market fields by name (see `set_perp_fields`) and rewrite the account."""
+        set_perp_fields(view.account, fields)
         self._write_perp(view)
+
+    def update_spot(self, view: SpotView, **fields: Any) -> None:
+        """Set spot market fields by name and rewrite the account."""
+        set_spot_fields(view.account, fields)
+        self._write_spot(view)
 
     # -- building ------------------------------------------------------------------
     def _write_state(self) -> None:
@@ -240,75 +269,26 @@ class DriftMarkets:
         s.signer = Pubkey.new_unique()
         s.min_perp_auction_duration = 10
         s.default_spot_auction_duration = 10
+        # Mainnet's guard rails: the SDK reads the 5-minute divergence for MM oracles.
+        rails = s.oracle_guard_rails
+        rails.price_divergence.mark_oracle_percent_divergence = _PERCENT // 10
+        rails.price_divergence.oracle_twap5min_percent_divergence = _PERCENT // 2
+        rails.validity.slots_before_stale_for_amm = 10
+        rails.validity.slots_before_stale_for_margin = 120
+        rails.validity.confidence_interval_max_size = 20_000
+        rails.validity.too_volatile_ratio = 5
         self._ledger.set_account(STATE_ADDRESS, codec.build("State", s), DRIFT_PROGRAM_ID)
 
-    def _write_spot(
-        self,
-        index: int,
-        symbol: str,
-        oracle: Pubkey,
-        source: OracleSource,
-        mint: Pubkey,
-        decimals: int,
-    ) -> None:
-        m = codec.template("SpotMarket")
-        m.pubkey = get_spot_market_public_key(DRIFT_PROGRAM_ID, index)
-        m.market_index = index
-        m.name = encode_name(symbol)
-        m.oracle = oracle
-        m.oracle_source = source
-        m.mint = mint
-        m.decimals = decimals
-        m.status = MarketStatus.Active()
-        m.cumulative_deposit_interest = 10**10
-        m.cumulative_borrow_interest = 10**10
-        self._ledger.set_account(m.pubkey, codec.build("SpotMarket", m), DRIFT_PROGRAM_ID)
-
-    def _new_perp(self, spec: PerpSpec, ts: int) -> PerpView:
-        address = get_perp_market_public_key(DRIFT_PROGRAM_ID, spec.market_index)
-        m = codec.template("PerpMarket")
-        m.pubkey = address
-        m.market_index = spec.market_index
-        m.name = encode_name(spec.symbol)
-        m.status = MarketStatus.Active()
-        m.contract_type = ContractType.Prediction() if spec.prediction else ContractType.Perpetual()
-        m.contract_tier = ContractTier.A()
-        m.margin_ratio_initial = 1000
-        m.margin_ratio_maintenance = 500
-        m.number_of_users = 1000
-        a = m.amm
-        a.oracle = spec.oracle
-        a.oracle_source = spec.oracle_source
-        a.base_asset_reserve = a.quote_asset_reserve = a.sqrt_k = _RESERVE
-        a.terminal_quote_asset_reserve = _RESERVE
-        a.min_base_asset_reserve, a.max_base_asset_reserve = _RESERVE // 2, _RESERVE * 2
-        a.peg_multiplier = spec.price  # PEG_PRECISION == PRICE_PRECISION: mark == oracle
-        a.base_spread, a.max_spread = 1_000, 20_000
-        a.long_spread = a.short_spread = 500
-        a.last_funding_rate = a.last_funding_rate_long = spec.last_funding_rate
-        a.last_funding_rate_short = a.last24h_avg_funding_rate = spec.last_funding_rate
-        a.last_funding_rate_ts = ts - ts % 3600
-        a.funding_period = 3600
-        a.cumulative_funding_rate_long = a.cumulative_funding_rate_short = 0
-        a.last_funding_oracle_twap = spec.price
-        a.last_mark_price_twap = a.last_mark_price_twap5min = spec.price
-        a.last_bid_price_twap = spec.price - max(spec.price // 2000, 1)
-        a.last_ask_price_twap = spec.price + max(spec.price // 2000, 1)
-        a.last_mark_price_twap_ts = ts
-        h = a.historical_oracle_data
-        h.last_oracle_price = h.last_oracle_price_twap = h.last_oracle_price_twap5min = spec.price
-        h.last_oracle_conf = max(spec.price // 10_000, 1)
-        h.last_oracle_delay = 1
-        h.last_oracle_price_twap_ts = ts
-        a.last_oracle_valid = True
-        a.order_step_size, a.order_tick_size, a.min_order_size = 10**6, 100, 10**6
-        a.base_asset_amount_long = 5 * 10**13
-        a.base_asset_amount_short = -4 * 10**13
-        a.base_asset_amount_with_amm = 10**13
-        a.volume24h = 10**12
-        return PerpView(spec=spec, account=m, oracle_price=spec.price, address=address)
+    def _post_mm(self, view: PerpView, mm: MmOracle) -> None:
+        amm = view.account.amm
+        amm.mm_oracle_price, amm.mm_oracle_slot = mm.price, mm.slot
+        amm.mm_oracle_sequence_id = mm.sequence_id
 
     def _write_perp(self, view: PerpView) -> None:
         view.account.amm.last_update_slot = self._ledger.slot
         data = codec.build("PerpMarket", view.account)
+        self._ledger.set_account(view.address, data, DRIFT_PROGRAM_ID)
+
+    def _write_spot(self, view: SpotView) -> None:
+        data = codec.build("SpotMarket", view.account)
         self._ledger.set_account(view.address, data, DRIFT_PROGRAM_ID)

@@ -29,6 +29,7 @@ __all__ = [
     "encode_oracle",
     "multiplier",
     "oracle_price",
+    "sequence_id",
     "source_name",
 ]
 
@@ -65,19 +66,31 @@ def multiplier(source: object) -> int:
     return 1
 
 
-def _pyth_lazer(raw: int, exponent: int, slot: int, ts: int) -> bytes:
+def sequence_id(source: object, publish_us: int) -> int | None:
+    """The sequence id the SDK's oracle client reads: the Pyth publish time
+    (microseconds for Pyth Lazer, seconds for Pyth pull); None for other sources."""
+    name = source_name(source)
+    if name.startswith("PythLazer"):
+        return publish_us
+    if "Pull" in name:
+        return publish_us // 1_000_000
+    return None
+
+
+def _pyth_lazer(raw: int, exponent: int, slot: int, publish_us: int) -> bytes:
     o = codec.template("PythLazerOracle")
     o.price = raw
     o.exponent = exponent
     o.conf = max(abs(raw) // 100_000, 1)
     o.posted_slot = slot
-    o.publish_time = ts * 1_000_000  # microseconds, as Pyth Lazer posts it
+    o.publish_time = publish_us  # microseconds, as Pyth Lazer posts it
     return codec.build("PythLazerOracle", o)
 
 
-def _pyth_pull(raw: int, exponent: int, slot: int, ts: int) -> bytes:
+def _pyth_pull(raw: int, exponent: int, slot: int, publish_us: int) -> bytes:
     # PriceUpdateV2 is not in the Drift IDL: lay it out as the Pyth receiver does.
     conf = max(abs(raw) // 100_000, 1)
+    ts = publish_us // 1_000_000  # seconds
     return (
         _PRICE_UPDATE_V2
         + bytes(32)  # write_authority
@@ -112,7 +125,7 @@ def _switchboard(raw: int, slot: int) -> bytes:
 
 
 def _encoder(name: str, market_index: int) -> tuple[Callable[[int, int, int], bytes], Pubkey]:
-    """(raw, slot, ts) -> bytes for the source, and the owning program.
+    """(raw, slot, publish_us) -> bytes for the source, and the owning program.
 
     For the Pyth sources the exponent is chosen so that raw == price (1e6) * 1K/1M
     scaling cancels out: driftpy divides by 10**|exp| and multiplies by 1e6 * multiple.
@@ -122,13 +135,13 @@ def _encoder(name: str, market_index: int) -> tuple[Callable[[int, int, int], by
     # three or six more for the 1K/1M markets: raw ~= price * 100.
     exponent = -8 - (len(str(mult)) - 1)
     if name.startswith("PythLazer"):
-        return (lambda raw, slot, ts: _pyth_lazer(raw, exponent, slot, ts)), DRIFT_PROGRAM_ID
+        return (lambda raw, slot, us: _pyth_lazer(raw, exponent, slot, us)), DRIFT_PROGRAM_ID
     if "Pull" in name:
-        return (lambda raw, slot, ts: _pyth_pull(raw, exponent, slot, ts)), PYTH_RECEIVER_PROGRAM
+        return (lambda raw, slot, us: _pyth_pull(raw, exponent, slot, us)), PYTH_RECEIVER_PROGRAM
     if name == "Prelaunch":
-        return (lambda raw, slot, ts: _prelaunch(raw, slot, market_index)), DRIFT_PROGRAM_ID
+        return (lambda raw, slot, us: _prelaunch(raw, slot, market_index)), DRIFT_PROGRAM_ID
     if name == "SwitchboardOnDemand":
-        return (lambda raw, slot, ts: _switchboard(raw, slot)), SWITCHBOARD_ON_DEMAND_PROGRAM
+        return (lambda raw, slot, us: _switchboard(raw, slot)), SWITCHBOARD_ON_DEMAND_PROGRAM
     raise EncodingError(f"localnet cannot encode oracle source {name}")
 
 
@@ -138,9 +151,20 @@ def oracle_price(data: bytes, source: OracleSource) -> int:
 
 
 def encode_oracle(
-    source: OracleSource, price: int, *, slot: int, ts: int, market_index: int = 0
+    source: OracleSource,
+    price: int,
+    *,
+    slot: int,
+    ts: int,
+    market_index: int = 0,
+    publish_us: int | None = None,
 ) -> OracleAccount:
-    """Encode an oracle account that driftpy decodes to exactly `price` (1e6 precision)."""
+    """Encode an oracle account that driftpy decodes to exactly `price` (1e6 precision).
+
+    `publish_us` is the publish time in microseconds (default `ts` seconds): Pyth
+    sources carry it as their sequence id (see `sequence_id`).
+    """
+    publish = ts * 1_000_000 if publish_us is None else publish_us
     if price <= 0:
         raise EncodingError(f"oracle price must be positive, got {price}")
     name = source_name(source)
@@ -150,7 +174,7 @@ def encode_oracle(
     # driftpy decodes Pyth prices through floats and truncates, so raw == price * 100
     # can land a unit low; one of the nearby raw values decodes exactly.
     for delta in _NUDGES if scaled else (0,):
-        data = encode(base + delta, slot, ts)
+        data = encode(base + delta, slot, publish)
         if oracle_price(data, source) == price:
             return OracleAccount(data, owner)
     raise EncodingError(f"no {name} encoding decodes to exactly {price}")

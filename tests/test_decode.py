@@ -63,7 +63,11 @@ async def test_sol_funding_units_match_hand_computed_values() -> None:
     markets = DriftMarkets(Ledger(), preset("small"))
     markets.apply(
         MarketPatch(
-            symbol="SOL-PERP", last_funding_rate=1_250_000, last_funding_oracle_twap=150_000_000
+            symbol="SOL-PERP",
+            last_funding_rate=1_250_000,
+            last_funding_oracle_twap=150_000_000,
+            base_asset_amount_long=5 * 10**13,
+            base_asset_amount_short=-4 * 10**13,
         )
     )
     perp, oracle = _account(markets, "SOL-PERP")
