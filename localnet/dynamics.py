@@ -101,22 +101,22 @@ def amm_event(
 
     `fill`: users trade (open interest drifts, the AMM repegs to the oracle, both TWAPs
     update, so their timestamps match); `mark_twap`: a keeper cranks the bid/ask TWAPs
-    only (the mark TWAP becomes the newer); `oracle_twap`: the oracle TWAP alone
-    updates (it becomes the newer).
+    only (the mark TWAP becomes the newer); `oracle_twap`: a keeper's AMM update
+    repegs and moves the oracle TWAPs only (the oracle TWAP becomes the newer).
     """
     mark = max(round(oracle * (1 + mark_premium)), 1)
     if kind == "mark_twap":
         return mark_twaps(amm, mark, now)
-    if kind == "oracle_twap":
-        return oracle_twaps(amm, oracle, now)
-    fields: dict[str, int] = {**_open_interest(amm, rng, oi_style)}
+    fields: dict[str, int] = {}
+    if kind == "fill":
+        fields.update(_open_interest(amm, rng, oi_style))
+        fields.update(mark_twaps(amm, mark, now))
+        fields["last_trade_ts"] = now
     base = fields.get("base_asset_reserve", amm.base_asset_reserve)
     quote = fields.get("quote_asset_reserve", amm.quote_asset_reserve)
     target = max(round(oracle * (1 + amm_premium)), 1)
     fields["peg_multiplier"] = peg_for_price(target, base, quote)
-    fields.update(mark_twaps(amm, mark, now))
     fields.update(oracle_twaps(amm, oracle, now))
-    fields["last_trade_ts"] = now
     return fields
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from driftpy.addresses import get_state_public_key
+from driftpy.addresses import get_drift_client_signer_public_key, get_state_public_key
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 from solders.pubkey import Pubkey
 
@@ -266,7 +266,7 @@ class DriftMarkets:
         s = codec.template("State")
         s.number_of_markets = len(self.preset.perps)
         s.number_of_spot_markets = len(self.preset.spots)
-        s.signer = Pubkey.new_unique()
+        s.signer = get_drift_client_signer_public_key(DRIFT_PROGRAM_ID)
         s.min_perp_auction_duration = 10
         s.default_spot_auction_duration = 10
         # Mainnet's guard rails: the SDK reads the 5-minute divergence for MM oracles.

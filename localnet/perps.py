@@ -72,6 +72,7 @@ class PerpProfile:
     amm_premium: float  # reserve price over the oracle price
     activity: float  # chance per price step that the market's AMM is updated
     oi_style: str  # "imbalanced", "balanced" or "empty"
+    in_deficit: bool  # total_fee_minus_distributions < 0 (tier A and C markets only)
 
 
 def perp_profile(spec: PerpSpec, mm_oracle_share: float) -> PerpProfile:
@@ -98,8 +99,12 @@ def perp_profile(spec: PerpSpec, mm_oracle_share: float) -> PerpProfile:
         mm=mm_profile(spec.symbol, mm_oracle_share, sequence_unit_us=lazer),
         mark_premium=d.uniform("mark_premium", -0.004, 0.004),
         amm_premium=d.uniform("amm_premium", -0.0015, 0.0015),
-        activity=d.uniform("activity", 0.05, 0.6),
+        activity=d.uniform("activity", 0.1, 0.8),
         oi_style="imbalanced" if spec.symbol in _MAJORS else _oi_style(d),
+        # Its spreads are scaled by 10: only where the max spread caps them to a few %.
+        in_deficit=spec.symbol not in _MAJORS
+        and tier in ("A", "C")
+        and d.chance("fees_negative", 0.4),
     )
 
 
@@ -149,7 +154,7 @@ def new_perp_account(spec: PerpSpec, profile: PerpProfile, *, ts: int | None = N
     a.base_asset_amount_with_amm = long + short
     _set_reserves(a, spec, d, profile, notional)
     _set_spreads(a, m.margin_ratio_initial - m.margin_ratio_maintenance, profile, d)
-    _set_activity(a, d, notional, price)
+    _set_activity(a, d, profile, notional, price)
     _set_funding_and_twaps(a, spec, profile, d, now)
     return m
 
@@ -180,6 +185,8 @@ def _set_reserves(a: Any, spec: PerpSpec, d: Draws, profile: PerpProfile, notion
 
 def _set_spreads(a: Any, margin_gap: int, profile: PerpProfile, d: Draws) -> None:
     low, high = _BASE_SPREAD[profile.tier]
+    if profile.in_deficit:
+        low, high = 100, 1_000  # Drift scales the spreads of a market in deficit by 10
     a.base_spread = d.integer("base_spread", low // 2, high // 2) * 2
     a.max_spread = margin_gap * (100 - 5)  # as the program sets it from the margin ratios
     a.long_spread = a.short_spread = a.base_spread // 2
@@ -188,6 +195,8 @@ def _set_spreads(a: Any, margin_gap: int, profile: PerpProfile, d: Draws) -> Non
     )
     if d.chance("spread_adjustment", 0.5):
         a.amm_spread_adjustment = d.integer("spread_adjustment_value", -30, 30)
+        if profile.in_deficit:  # never widen what the deficit already widened
+            a.amm_spread_adjustment = -abs(a.amm_spread_adjustment)
     if d.chance("inventory_adjustment", 0.5):
         a.amm_inventory_spread_adjustment = d.integer("inventory_adjustment_value", -50, 50)
     intensity = a.curve_update_intensity
@@ -204,7 +213,7 @@ def _set_spreads(a: Any, margin_gap: int, profile: PerpProfile, d: Draws) -> Non
             a.reference_price_offset_deadband_pct = d.choice("deadband_value", (5, 10, 20, 25))
 
 
-def _set_activity(a: Any, d: Draws, notional: float, price: int) -> None:
+def _set_activity(a: Any, d: Draws, profile: PerpProfile, notional: float, price: int) -> None:
     """Volatility, confidence, volume and fee figures the spread logic reads."""
     a.mark_std = max(round(price * d.uniform("mark_std", 0.0002, 0.003)), 1)
     a.oracle_std = max(round(price * d.uniform("oracle_std", 0.0002, 0.003)), 1)
@@ -215,7 +224,7 @@ def _set_activity(a: Any, d: Draws, notional: float, price: int) -> None:
     a.short_intensity_volume = round(volume * d.uniform("short_intensity", 0.005, 0.3))
     # The fee pool in proportion to open interest: it bounds the effective leverage
     # that scales spreads (a negative pool scales them by 10).
-    if d.chance("fees_negative", 0.1):
+    if profile.in_deficit:
         loss = notional * d.log_uniform("fee_loss", 5e-4, 1e-2)
         a.total_fee_minus_distributions = -max(round(loss * _QUOTE), _QUOTE)
         a.total_exchange_fee = round(
