@@ -5,12 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from typing import Any
 
+from localnet.history import DEFAULT_MAX_VERSIONS, DEFAULT_WINDOW_SLOTS, HistoryConfig
+from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE
 from localnet.presets import PRESETS
 from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
 
-__all__ = ["add_arguments", "run", "simulation_from_args"]
+__all__ = ["add_arguments", "run", "server_options", "simulation_from_args"]
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, port: int | None = 8899) -> None:
@@ -47,6 +64,24 @@ def add_arguments(parser: argparse.ArgumentParser, *, port: int | None = 8899) -
         help="keep prices and funding still (change them via /admin/market)",
     )
     parser.add_argument("--seed", type=int, default=0, help="simulation random seed")
+    parser.add_argument(
+        "--mm-oracle-share",
+        type=_share,
+        default=DEFAULT_MM_ORACLE_SHARE,
+        help="about this share of perp markets get a market makers' oracle (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--history-slots",
+        type=_positive,
+        default=DEFAULT_WINDOW_SLOTS,
+        help="slots of account history /admin/account can read (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--history-versions",
+        type=_positive,
+        default=DEFAULT_MAX_VERSIONS,
+        help="account versions kept per account at most (default: %(default)s)",
+    )
 
 
 def simulation_from_args(args: argparse.Namespace) -> SimulationConfig | None:
@@ -55,8 +90,24 @@ def simulation_from_args(args: argparse.Namespace) -> SimulationConfig | None:
     return SimulationConfig(
         price_interval_s=args.price_interval,
         funding_interval_s=args.funding_interval,
+        mm_oracle_share=args.mm_oracle_share,
         seed=args.seed,
     )
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`LocalnetServer` keyword arguments from the options `add_arguments` adds."""
+    return {
+        "preset": args.preset,
+        "host": args.host,
+        "port": args.port or None,
+        "slot_ms": args.slot_ms,
+        "simulation": simulation_from_args(args),
+        "mm_oracle_share": args.mm_oracle_share,
+        "history": HistoryConfig(
+            window_slots=args.history_slots, max_versions=args.history_versions
+        ),
+    }
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -65,13 +116,7 @@ async def run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = LocalnetServer(
-        preset=args.preset,
-        host=args.host,
-        port=args.port,
-        slot_ms=args.slot_ms,
-        simulation=simulation_from_args(args),
-    )
+    server = LocalnetServer(**server_options(args))
     async with server:
         print(f"localnet: {len(server.markets.perps)} perp markets ({args.preset} preset)")
         print(f"  JSON-RPC   {server.url}")

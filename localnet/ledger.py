@@ -1,7 +1,9 @@
 """The account store and slot clock behind localnet's RPC.
 
-Every write goes through `Ledger.set_account`, which stamps the current slot and tells
-the listeners (the pubsub side) synchronously, so a subscriber never misses a change.
+Every write goes through `Ledger.set_account`, which stamps the current slot, keeps
+the version in a bounded history (`account_at` reads an account as of a past slot)
+and tells the listeners (the pubsub side) synchronously, so a subscriber never
+misses a change.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import base58
 
 from localnet.errors import INVALID_PARAMS, RpcError
+from localnet.history import AccountHistory, HistoryConfig
 
 __all__ = ["Account", "AccountListener", "Ledger", "SlotListener", "matches_filters"]
 
@@ -99,11 +102,13 @@ def matches_filters(data: bytes, filters: object) -> bool:
 
 
 class Ledger:
-    """Accounts by base58 address, the current slot, and change listeners."""
+    """Accounts by base58 address, their recent versions, the current slot, and change
+    listeners."""
 
-    def __init__(self, slot: int = 300_000_000) -> None:
+    def __init__(self, slot: int = 300_000_000, history: HistoryConfig | None = None) -> None:
         self.slot = slot
         self._accounts: dict[str, Account] = {}
+        self.history = AccountHistory(history)
         self._account_listeners: list[AccountListener] = []
         self._slot_listeners: list[SlotListener] = []
 
@@ -118,9 +123,15 @@ class Ledger:
         key = str(address)
         account = Account(data=data, owner=str(owner), slot=self.slot)
         self._accounts[key] = account
+        self.history.record(key, account, self.slot)
         for listener in self._account_listeners:
             listener(key, account)
         return account
+
+    def account_at(self, address: str, slot: int) -> Account | None:
+        """The account as of `slot` (its last write in a slot <= `slot`); None if it did
+        not exist then; `localnet.history.NotKept` if that is older than the history."""
+        return self.history.at(address, slot, self.slot)
 
     def program_accounts(self, owner: str, filters: object = None) -> Iterator[tuple[str, Account]]:
         for key, account in self._accounts.items():

@@ -1,7 +1,8 @@
 """Solana JSON-RPC methods over the ledger, as plain functions of (params) -> result.
 
 Only what a DriftClient and the Solana client around it call; anything else answers
-METHOD_NOT_FOUND. Bad params answer INVALID_PARAMS with a message that says why.
+METHOD_NOT_FOUND. Bad params answer INVALID_PARAMS with a message that says why. A
+`minContextSlot` ahead of the current slot answers -32016, as a Solana node does.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from localnet.errors import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
+    MIN_CONTEXT_SLOT_NOT_REACHED,
     RpcError,
 )
 from localnet.ledger import Account, Ledger, matches_filters
 
-__all__ = ["BLOCKHASH", "RpcMethods"]
+__all__ = ["BLOCKHASH", "RpcMethods", "address"]
 
 BLOCKHASH = "EkSnNWid2cvwEVnVx9aBqawnmiCNiDgp3gUdkDPTKN1N"
 _MAX_KEYS = 100  # getMultipleAccounts limit on a real node
 _ADDRESS_CHARS = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
 
-def _address(value: object) -> str:
+def address(value: object) -> str:
+    """A base58 account address, or RpcError INVALID_PARAMS."""
     if not isinstance(value, str) or not 32 <= len(value) <= 44 or not set(value) <= _ADDRESS_CHARS:
         raise RpcError(
             INVALID_PARAMS, f"Invalid param: {str(value)[:64]!r} is not a base58 address"
@@ -41,6 +44,20 @@ def _config(params: list[Any], index: int) -> dict[str, Any]:
     return cfg
 
 
+def _check_min_context_slot(cfg: dict[str, Any], slot: int) -> None:
+    wanted = cfg.get("minContextSlot")
+    if wanted is None:
+        return
+    if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 0:
+        raise RpcError(INVALID_PARAMS, "Invalid params: minContextSlot must be a slot number")
+    if wanted > slot:
+        raise RpcError(
+            MIN_CONTEXT_SLOT_NOT_REACHED,
+            "Minimum context slot has not been reached",
+            {"contextSlot": slot},
+        )
+
+
 class RpcMethods:
     """The JSON-RPC methods localnet answers, bound to one ledger."""
 
@@ -51,7 +68,7 @@ class RpcMethods:
             "getAccountInfo": self.get_account_info,
             "getMultipleAccounts": self.get_multiple_accounts,
             "getProgramAccounts": self.get_program_accounts,
-            "getSlot": lambda p: self._ledger.slot,
+            "getSlot": self.get_slot,
             "getBlockHeight": lambda p: self._ledger.slot - 20_000_000,
             "getHealth": lambda p: "ok",
             "getVersion": lambda p: {"solana-core": "2.1.0", "feature-set": 1},
@@ -97,9 +114,10 @@ class RpcMethods:
         if not params:
             raise RpcError(INVALID_PARAMS, "Invalid params: expected an address")
         cfg = _config(params, 1)
+        _check_min_context_slot(cfg, self._ledger.slot)
         return {
             "context": self._context(),
-            "value": self._encode(self._ledger.get(_address(params[0])), cfg),
+            "value": self._encode(self._ledger.get(address(params[0])), cfg),
         }
 
     def get_multiple_accounts(self, params: list[Any]) -> dict[str, Any]:
@@ -108,7 +126,8 @@ class RpcMethods:
         if len(params[0]) > _MAX_KEYS:
             raise RpcError(INVALID_PARAMS, f"Too many inputs provided; max {_MAX_KEYS}")
         cfg = _config(params, 1)
-        keys = [_address(k) for k in params[0]]
+        _check_min_context_slot(cfg, self._ledger.slot)
+        keys = [address(k) for k in params[0]]
         return {
             "context": self._context(),
             "value": [self._encode(self._ledger.get(k), cfg) for k in keys],
@@ -118,7 +137,8 @@ class RpcMethods:
         if not params:
             raise RpcError(INVALID_PARAMS, "Invalid params: expected a program id")
         cfg = _config(params, 1)
-        program = _address(params[0])
+        _check_min_context_slot(cfg, self._ledger.slot)
+        program = address(params[0])
         matches_filters(b"", cfg.get("filters"))  # bad filters are an error even with no match
         value = [
             {"pubkey": key, "account": self._encode(account, cfg)}
@@ -126,11 +146,17 @@ class RpcMethods:
         ]
         return {"context": self._context(), "value": value} if cfg.get("withContext") else value
 
+    def get_slot(self, params: list[Any]) -> int:
+        _check_min_context_slot(_config(params, 0), self._ledger.slot)
+        return self._ledger.slot
+
     def get_balance(self, params: list[Any]) -> dict[str, Any]:
-        account = self._ledger.get(_address(params[0])) if params else None
+        _check_min_context_slot(_config(params, 1), self._ledger.slot)
+        account = self._ledger.get(address(params[0])) if params else None
         return {"context": self._context(), "value": account.lamports if account else 0}
 
     def get_latest_blockhash(self, params: list[Any]) -> dict[str, Any]:
+        _check_min_context_slot(_config(params, 0), self._ledger.slot)
         return {
             "context": self._context(),
             "value": {"blockhash": BLOCKHASH, "lastValidBlockHeight": self._ledger.slot + 150},

@@ -14,17 +14,18 @@ import json
 import logging
 import random
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
-from localnet.errors import INVALID_REQUEST, PARSE_ERROR, AdminError, LocalnetError, RpcError
+from localnet.admin import admin_routes
+from localnet.errors import INVALID_REQUEST, PARSE_ERROR, LocalnetError, RpcError
 from localnet.faults import FaultConfig, FaultRequest, RateLimiter
+from localnet.history import HistoryConfig
 from localnet.ledger import Ledger
-from localnet.markets import DriftMarkets, MarketPatch
+from localnet.markets import DriftMarkets
+from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE
 from localnet.presets import preset as load_preset
 from localnet.pubsub import PubSub
 from localnet.rpc import RpcMethods
@@ -53,7 +54,9 @@ class LocalnetServer:
 
     `port=None` picks a free pair of ports. `slot_ms` is the slot clock period;
     `simulation=None` keeps prices and funding still (tests set values through
-    `markets` or /admin/market and expect exactly them back).
+    `markets` or /admin/market and expect exactly them back). `mm_oracle_share` is
+    about the share of perp markets with an MM oracle (default: the simulation's, or
+    0.5 when still); `history` bounds the account versions kept for /admin/account.
     """
 
     def __init__(
@@ -64,15 +67,23 @@ class LocalnetServer:
         port: int | None = None,
         slot_ms: float = 400.0,
         simulation: SimulationConfig | None = None,
+        mm_oracle_share: float | None = None,
+        history: HistoryConfig | None = None,
     ) -> None:
         if slot_ms <= 0:
             raise ValueError("slot_ms must be positive")
+        if mm_oracle_share is None:
+            mm_oracle_share = simulation.mm_oracle_share if simulation else DEFAULT_MM_ORACLE_SHARE
+        if not 0 <= mm_oracle_share <= 1:
+            raise ValueError("mm_oracle_share must be between 0 and 1")
         self.host = host
         self._requested_port = port
         self.port = port or 0
         self.slot_ms = slot_ms
-        self.ledger = Ledger()
-        self.markets = DriftMarkets(self.ledger, load_preset(preset))
+        self.ledger = Ledger(history=history)
+        self.markets = DriftMarkets(
+            self.ledger, load_preset(preset), mm_oracle_share=mm_oracle_share
+        )
         self.stats = Stats()
         self.rpc = RpcMethods(self.ledger)
         self.pubsub = PubSub(self.ledger, self.stats)
@@ -104,13 +115,7 @@ class LocalnetServer:
             raise RuntimeError("a LocalnetServer can be started only once")
         self._state = _State.OPENED
         app = web.Application(client_max_size=4 << 20)
-        app.router.add_get("/admin/stats", self._admin_stats)
-        app.router.add_post("/admin/stats/reset", self._admin_reset)
-        app.router.add_get("/admin/markets", self._admin_markets)
-        app.router.add_post("/admin/market", self._admin_market)
-        app.router.add_get("/admin/faults", self._admin_faults)
-        app.router.add_post("/admin/faults", self._admin_set_faults)
-        app.router.add_post("/admin/funding-update", self._admin_funding_update)
+        app.add_routes(admin_routes(self))
         app.router.add_route("*", "/", self._root)
         # driftpy sends `content-encoding: gzip` on plain JSON: never decompress.
         self._runner = web.AppRunner(app, auto_decompress=False, access_log=None)
@@ -280,59 +285,6 @@ class LocalnetServer:
                 self.faults.errors.pop(method)
             else:
                 injected.count -= 1
-
-    # -- admin -----------------------------------------------------------------------
-    async def _admin_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats_json())
-
-    async def _admin_reset(self, request: web.Request) -> web.Response:
-        self.stats.reset()
-        return web.json_response(self.stats_json())
-
-    async def _admin_markets(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "preset": self.markets.preset.name,
-                "slot": self.ledger.slot,
-                "perps": [v.to_json() for v in self.markets.perps],
-            }
-        )
-
-    async def _admin_market(self, request: web.Request) -> web.Response:
-        try:
-            patch = MarketPatch.model_validate(await _json_body(request))
-            view = self.markets.apply(patch)
-        except AdminError as exc:
-            return _admin_error(404, str(exc))
-        except (ValidationError, ValueError, LocalnetError) as exc:
-            return _admin_error(400, str(exc))
-        return web.json_response(view.to_json())
-
-    async def _admin_faults(self, request: web.Request) -> web.Response:
-        return web.json_response(self.faults.model_dump())
-
-    async def _admin_set_faults(self, request: web.Request) -> web.Response:
-        try:
-            fault_request = FaultRequest.model_validate(await _json_body(request))
-        except (ValidationError, ValueError) as exc:
-            return _admin_error(400, str(exc))
-        return web.json_response((await self.set_faults(fault_request)).model_dump())
-
-    async def _admin_funding_update(self, request: web.Request) -> web.Response:
-        simulator = self.simulator or MarketSimulator(self.markets, SimulationConfig())
-        simulator.update_funding()
-        return web.json_response({"updated": len(self.markets.perps), "ts": int(time.time())})
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read())
-    except ValueError as exc:
-        raise ValueError(f"body is not JSON: {exc}") from exc
-
-
-def _admin_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message[:2000]}, status=status)
 
 
 def _error(rid: object, exc: RpcError) -> dict[str, Any]:

@@ -156,11 +156,13 @@ async def test_admin_market_rejects_bad_input(
 async def test_admin_markets_lists_served_values(
     localnet: LocalnetServer, http: aiohttp.ClientSession
 ) -> None:
-    """GET /admin/markets lists every perp market with its served values."""
+    """GET /admin/markets lists every perp and spot market with its served values."""
     async with http.get(f"{localnet.url}/admin/markets") as resp:
         body = await resp.json()
     assert [m["symbol"] for m in body["perps"]] == ["SOL-PERP", "BTC-PERP", "ETH-PERP"]
     assert body["perps"][0]["oracle_price"] == localnet.markets.perp(0).oracle_price
+    assert [s["symbol"] for s in body["spots"]] == ["USDC"]
+    assert body["spots"][0]["deposit_token_amount"] > body["spots"][0]["borrow_token_amount"] > 0
 
 
 async def test_funding_update_moves_every_market(
