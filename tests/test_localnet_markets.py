@@ -1,19 +1,19 @@
 """localnet's markets look like mainnet's: spreads, open interest, TWAPs, MM oracles, spot.
 
 Checked on the encoded accounts as driftpy decodes them (what every client reads),
-for the mainnet preset held still and after simulated steps.
+priced with the streamer's port of the SDK's math (`streamer.math`) and with the
+official SDK itself, for the mainnet preset held still and after simulated steps.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import base64
 import statistics
 from collections import Counter
 from typing import Any
 
 import pytest
-from driftpy.accounts.oracle import decode_oracle
-from driftpy.math.amm import calculate_bid_ask_price, calculate_price
+from driftpy.math.amm import calculate_price
 from driftpy.math.spot_balance import (
     calculate_borrow_rate,
     calculate_deposit_rate,
@@ -26,6 +26,12 @@ from localnet.markets import STATE_ADDRESS, DriftMarkets, PerpView
 from localnet.mm_oracle import MM_MODES
 from localnet.presets import preset
 from localnet.simulation import MarketSimulator, SimulationConfig
+from streamer.decode import guard_rails_of, perp_market_of, variant
+from streamer.math.amm import calculate_bid_ask_price
+from streamer.math.oracle import get_mm_oracle_price_data
+from streamer.math.types import MMOraclePriceData, OraclePriceData, PerpMarket
+from streamer.oracles import decode_oracle
+from tests.sdk_reference import Call, SdkReference, mm_oracle_data
 
 NOW = 1_795_500_000
 MARKETS = DriftMarkets(Ledger(), preset("mainnet"), now=NOW)
@@ -37,52 +43,42 @@ def _decoded(markets: DriftMarkets, address: object) -> Any:
     return codec.decode(account.data)
 
 
-def _oracle(markets: DriftMarkets, view: PerpView) -> Any:
-    account = markets._ledger.get(str(view.spec.oracle))
+def _bytes_of(markets: DriftMarkets, address: object) -> bytes:
+    account = markets._ledger.get(str(address))
     assert account is not None
-    return decode_oracle(account.data, view.spec.oracle_source)
+    return account.data
 
 
-def _sdk_uses_mm_oracle(markets: DriftMarkets, view: PerpView, perp: Any) -> bool:
-    """The SDK 2.156 `DriftClient.getMMOracleDataForPerpMarket` choice, restated.
-
-    (The SDK compares slots and sequence ids with JS `<`/`<=` on BN objects, which
-    compares their decimal strings; localnet's ids of one market have equal digit
-    counts, where that is the numeric order.)
-    """
-    amm = perp.amm
-    reading = markets.oracle_reading(view)
-    rails = _decoded(markets, STATE_ADDRESS).oracle_guard_rails.price_divergence
-    mm_price, mm_slot, mm_seq = amm.mm_oracle_price, amm.mm_oracle_slot, amm.mm_oracle_sequence_id
-    oracle, seq = reading.price, reading.sequence_id
-    pct_diff = abs(mm_price - oracle) * 10**6 // max(oracle, 1)
-    slot_check = not seq or not mm_seq or abs(seq - mm_seq) > seq // 10_000
-    exchange_newer = not reading.slot <= mm_slot if slot_check else not seq < mm_seq
-    twap5 = amm.historical_oracle_data.last_oracle_price_twap5min
-    spread5 = abs(mm_price - twap5) * 10**6 // twap5
-    too_divergent = spread5 >= max(rails.oracle_twap5min_percent_divergence, 500_000)
-    return not (too_divergent or mm_price == 0 or exchange_newer or pct_diff > 10_000)
+def _oracle(markets: DriftMarkets, view: PerpView) -> OraclePriceData:
+    """The oracle as the SDK's oracle client reads it (price, slot, sequence id)."""
+    return decode_oracle(variant(view.spec.oracle_source), _bytes_of(markets, view.spec.oracle))
 
 
-def _bid_ask(markets: DriftMarkets, view: PerpView) -> tuple[int, int, int]:
-    """(bid, ask, oracle) with driftpy's spread math, priced as the SDK would price it.
-
-    driftpy's repeg step (`with_update=True`) raises on markets the SDK prices fine
-    (it asserts a non-zero AMM position, and its adjust-k cost divides in another
-    order), so the spread is taken on the AMM as it is.
-    """
-    perp = _decoded(markets, view.address)
+def _priced(
+    markets: DriftMarkets, view: PerpView
+) -> tuple[PerpMarket, OraclePriceData, MMOraclePriceData]:
+    """The market, its oracle, and the price the SDK quotes the AMM with (the MM
+    oracle's or the oracle's, by `getMMOracleDataForPerpMarket`'s rules)."""
+    market = perp_market_of(_decoded(markets, view.address))
     oracle = _oracle(markets, view)
-    priced = oracle
-    if _sdk_uses_mm_oracle(markets, view, perp):
-        priced = dataclasses.replace(oracle, price=perp.amm.mm_oracle_price)
-    bid, ask = calculate_bid_ask_price(perp.amm, priced, False, view.spec.prediction)
-    return int(bid), int(ask), int(oracle.price)
+    rails = guard_rails_of(_decoded(markets, STATE_ADDRESS))
+    return market, oracle, get_mm_oracle_price_data(market, oracle, rails)
 
 
-def _assert_sane(markets: DriftMarkets) -> None:
+def _sdk_uses_mm_oracle(markets: DriftMarkets, view: PerpView) -> bool:
+    return _priced(markets, view)[2].mm_oracle_used
+
+
+def _bid_ask(markets: DriftMarkets, view: PerpView, now: int) -> tuple[int, int, int]:
+    """(bid, ask, oracle price) as the SDK computes bid and ask (repeg included)."""
+    market, oracle, mm = _priced(markets, view)
+    bid, ask = calculate_bid_ask_price(market.amm, mm, now, is_prediction=view.spec.prediction)
+    return bid, ask, oracle.price
+
+
+def _assert_sane(markets: DriftMarkets, now: int) -> None:
     for view in markets.perps:
-        bid, ask, oracle = _bid_ask(markets, view)
+        bid, ask, oracle = _bid_ask(markets, view, now)
         assert 0 < bid < ask, view.spec.symbol
         assert abs(bid - oracle) < oracle * 0.05, (view.spec.symbol, bid, oracle)
         assert abs(ask - oracle) < oracle * 0.05, (view.spec.symbol, ask, oracle)
@@ -91,7 +87,7 @@ def _assert_sane(markets: DriftMarkets) -> None:
 def test_every_mainnet_market_has_a_sane_bid_and_ask() -> None:
     """0 < bid < ask, both within 5 % of the oracle, on all 85 markets."""
     assert len(MARKETS.perps) == 85
-    _assert_sane(MARKETS)
+    _assert_sane(MARKETS, NOW + 60)
 
 
 def test_open_interest_is_imbalanced_both_ways_and_reserves_agree() -> None:
@@ -196,7 +192,7 @@ def test_mm_oracle_modes_all_occur_with_the_default_share() -> None:
     assert min(modes.values()) >= 5
     for view in MARKETS.perps:
         perp = _decoded(MARKETS, view.address)
-        used = _sdk_uses_mm_oracle(MARKETS, view, perp)
+        used = _sdk_uses_mm_oracle(MARKETS, view)
         assert used == (view.profile.mm.mode == "fresh"), view.spec.symbol
         assert (perp.amm.mm_oracle_slot == 0) == (view.profile.mm.mode == "inactive")
     styles = {
@@ -265,7 +261,7 @@ def test_simulation_moves_markets_and_keeps_them_sane() -> None:
     """After simulated steps: TWAPs and MM quotes moved on, spot interest grew, bid and
     ask still sane, and the SDK's rule still uses only fresh MM oracles (most of them:
     a fresh one now and then misses a step)."""
-    _assert_sane(RUN)
+    _assert_sane(RUN, NOW + 60)
     moved = used = fresh = 0
     for before, after in zip(MARKETS.perps, RUN.perps, strict=True):
         a0 = _decoded(MARKETS, before.address).amm
@@ -275,10 +271,10 @@ def test_simulation_moves_markets_and_keeps_them_sane() -> None:
         assert a1.last_funding_rate_ts == NOW + 30
         if after.profile.mm.mode == "fresh":
             fresh += 1
-            used += _sdk_uses_mm_oracle(RUN, after, perp)
+            used += _sdk_uses_mm_oracle(RUN, after)
             assert a1.mm_oracle_slot > a0.mm_oracle_slot
         elif after.profile.mm.mode != "inactive":
-            assert not _sdk_uses_mm_oracle(RUN, after, perp)
+            assert not _sdk_uses_mm_oracle(RUN, after)
     assert moved == 85  # every market settled funding, moving its TWAPs to now
     assert used >= fresh * 0.8
     for spot0, spot1 in zip(MARKETS.spots, RUN.spots, strict=True):
@@ -316,5 +312,58 @@ def test_every_account_decodes_with_driftpy() -> None:
     for view in MARKETS.perps:
         assert _decoded(MARKETS, view.address).market_index == view.spec.market_index
         assert _oracle(MARKETS, view).price == view.oracle_price
+        assert _oracle(MARKETS, view).sequence_id == MARKETS.oracle_reading(view).sequence_id
     for spot in MARKETS.spots:
         assert _decoded(MARKETS, spot.address).market_index == spot.spec.market_index
+
+
+def _sdk_calls(markets: DriftMarkets, view: PerpView, now: int) -> list[Call]:
+    """The SDK reading localnet's bytes with its own coder and oracle client, then
+    choosing the MM oracle or the oracle (bid and ask follow in a second batch)."""
+
+    def raw(address: object, kind: str) -> dict[str, Any]:
+        return {
+            "$account": {
+                "type": kind,
+                "base64": base64.b64encode(_bytes_of(markets, address)).decode(),
+            }
+        }
+
+    source = variant(view.spec.oracle_source)
+    oracle = base64.b64encode(_bytes_of(markets, view.spec.oracle)).decode()
+    return [
+        Call("decodeOracle", source, oracle),
+        Call(
+            "getMMOracleDataForPerpMarket",
+            raw(view.address, "PerpMarket"),
+            _oracle(markets, view),
+            raw(STATE_ADDRESS, "State"),
+            now=now,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("which", ["start", "after the simulation"])
+def test_the_official_sdk_prices_every_market_as_ours(sdk: SdkReference, which: str) -> None:
+    """The SDK 2.156, reading localnet's bytes itself: its oracle clients read what ours
+    read (price, slot, confidence, sequence id), it uses the MM oracle on exactly the
+    markets ours does, and its bid and ask equal ours, so they are sane too."""
+    markets = MARKETS if which == "start" else RUN
+    now = NOW + 60
+    first = sdk.batch(c for view in markets.perps for c in _sdk_calls(markets, view, now))
+    asks: list[Call] = []
+    for i, view in enumerate(markets.perps):
+        decoded, mm = first[2 * i], mm_oracle_data(first[2 * i + 1])
+        oracle = _oracle(markets, view)
+        assert decoded["price"] == oracle.price == view.oracle_price
+        assert (decoded["slot"], decoded["confidence"]) == (oracle.slot, oracle.confidence)
+        assert decoded.get("sequenceId") == oracle.sequence_id
+        _, _, ours = _priced(markets, view)
+        assert (mm.mm_oracle_used, mm.price) == (ours.mm_oracle_used, ours.price), view.spec.symbol
+        market = perp_market_of(_decoded(markets, view.address))
+        asks.append(
+            Call("calculateBidAskPrice", market.amm, mm, True, view.spec.prediction, None, now=now)
+        )
+    for view, sdk_bid_ask in zip(markets.perps, sdk.batch(asks), strict=True):
+        bid, ask, _ = _bid_ask(markets, view, now)
+        assert sdk_bid_ask == [bid, ask], view.spec.symbol
