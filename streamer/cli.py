@@ -262,7 +262,7 @@ async def _localnet(args: argparse.Namespace) -> None:
 
 
 async def _up(args: argparse.Namespace) -> None:
-    from localnet.cli import simulation_from_args
+    from localnet.cli import server_options
     from localnet.server import LocalnetServer
     from streamer.auth import (
         generate_credentials,
@@ -304,15 +304,7 @@ async def _up(args: argparse.Namespace) -> None:
         )
         rpc_url = args.rpc_url
         if rpc_url is None:
-            localnet = await stack.enter_async_context(
-                LocalnetServer(
-                    preset=args.preset,
-                    host=args.host,
-                    port=args.port or None,
-                    slot_ms=args.slot_ms,
-                    simulation=simulation_from_args(args),
-                )
-            )
+            localnet = await stack.enter_async_context(LocalnetServer(**server_options(args)))
             print(
                 f"localnet     {localnet.url}  (websocket {localnet.ws_url}, "
                 f"{len(localnet.markets.perps)} perp markets, admin {localnet.url}/admin/stats)",

@@ -222,8 +222,10 @@ function buildGuardRails(given) {
   return buildAccount('State', { oracle_guard_rails: given }).oracleGuardRails;
 }
 
+// An MM reading's confidence is the oracle's widened by the MM oracle's distance from it
+// (getOracleConfidenceFromMMOracleData): it can pass u64, so it is checked as a u128.
 const ORACLE_FIELDS = {
-  price: 'i64', slot: 'u64', confidence: 'u64', twap: 'i64', twap_confidence: 'u64',
+  price: 'i64', slot: 'u64', confidence: 'u128', twap: 'i64', twap_confidence: 'u64',
   max_price: 'i64', sequence_id: 'u64',
   has_sufficient_number_of_data_points: 'bool', is_mm_oracle_active: 'bool',
 };
