@@ -113,8 +113,8 @@ async def test_mainnet_markets_equal_the_sdk() -> None:
         ours_spot = spot_state(pair.market.decoded, _slot(pair), _reading(pair))
         theirs_spot = spot_state_of(fig, ours_spot)
         problems += [f"{ours_spot.symbol}: {d}" for d in state_differences(ours_spot, theirs_spot)]
-        a = spot_snapshot(ours_spot, network="mainnet", slot=1, ts=0, epoch=1)
-        b = spot_snapshot(theirs_spot, network="mainnet", slot=1, ts=0, epoch=1)
-        problems += [f"{ours_spot.symbol}: {d}" for d in model_differences(a, b)]
+        published = spot_snapshot(ours_spot, network="mainnet", slot=1, ts=0, epoch=1)
+        expected = spot_snapshot(theirs_spot, network="mainnet", slot=1, ts=0, epoch=1)
+        problems += [f"{ours_spot.symbol}: {d}" for d in model_differences(published, expected)]
     assert problems == []
     assert priced >= 30  # bid/ask and estimates computed, not only matching failures
