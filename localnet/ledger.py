@@ -119,8 +119,16 @@ class Ledger:
         return self._accounts.get(address)
 
     def set_account(self, address: object, data: bytes, owner: object) -> Account:
-        """Write an account at the current slot and notify every listener."""
+        """Write an account at the current slot and notify every listener.
+
+        An account has one version per slot, as a validator's notifications give it: a
+        second write to the same account in a slot moves the clock to the next slot
+        first, so every version a subscriber sees is the one history keeps for its slot.
+        """
         key = str(address)
+        previous = self._accounts.get(key)
+        if previous is not None and previous.slot >= self.slot:
+            self.advance_slot()
         account = Account(data=data, owner=str(owner), slot=self.slot)
         self._accounts[key] = account
         self.history.record(key, account, self.slot)

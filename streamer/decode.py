@@ -219,6 +219,7 @@ def market_state(
         predicted_short=derived.short,
         market_slot=market_slot,
         predicted_at=None if derived.long is None else now,
+        priced_at=None if derived.bid is None else now,
         mark_twap_live=derived.mark_twap,
         oracle_twap_live=derived.oracle_twap,
         next_funding_ts=_next_funding_ts(amm),

@@ -73,6 +73,7 @@ def market_snapshot(
         mm_oracle_price_raw=state.mm_oracle_price,
         mm_oracle_used=state.mm_oracle_used,
         mark_price=_price(state.mark_price),
+        priced_at=state.priced_at,
         bid_price=_price(state.bid_price),
         ask_price=_price(state.ask_price),
         open_interest=max(long_oi, short_oi),

@@ -41,7 +41,7 @@ __all__ = ["PublishResult", "Publisher"]
 log = logging.getLogger("drift_stream.publisher")
 # Not a change on their own: the newest slot and time, and when and from which account
 # versions a value was computed (an equal value recomputes from the older ones too).
-_VOLATILE = {"ts", "slot", "predicted_at", "market_slot", "oracle_slot"}
+_VOLATILE = {"ts", "slot", "predicted_at", "priced_at", "market_slot", "oracle_slot"}
 _PERP_BUCKETS = (FUNDING_BUCKET, PRICES_BUCKET)
 _SPOT_BUCKETS = (SPOT_BUCKET,)
 _Put = tuple[str, str, bytes]  # bucket, key, value

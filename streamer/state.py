@@ -42,6 +42,7 @@ class MarketState:
     predicted_short: int | None
     market_slot: int  # slot of the perp market account version used
     predicted_at: int | None = None  # unix seconds the estimate was computed for
+    priced_at: int | None = None  # unix seconds bid/ask/mark were computed for
     mark_twap_live: int | None = None  # 1e6
     oracle_twap_live: int | None = None  # 1e6
     next_funding_ts: int | None = None

@@ -354,6 +354,16 @@ class DriftStreamClient:
         async for value in _watch(self._funding, lambda v: wanted is None or v.symbol in wanted):
             yield value
 
+    async def watch_market(
+        self, symbols: Iterable[str] | None = None
+    ) -> AsyncGenerator[MarketSnapshot, None]:
+        """MarketSnapshots as `watch_funding` gives funding: last values first, then every
+        update."""
+        assert self._prices is not None, "connect() first"
+        wanted = None if symbols is None else {validate_symbol(s) for s in symbols}
+        async for value in _watch(self._prices, lambda v: wanted is None or v.symbol in wanted):
+            yield value
+
     async def watch_spot(
         self, symbols: Iterable[str] | None = None
     ) -> AsyncGenerator[SpotMarketSnapshot, None]:

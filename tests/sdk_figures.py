@@ -3,9 +3,10 @@
 `SdkDriftClient` runs the node script: `subscribe(url)` subscribes a real SDK
 DriftClient to an RPC (localnet), `figures(now)` returns what the SDK computes for
 every perp and spot market at `now`, `compute(perps, spots)` the same from given
-account bytes with no RPC. `perp_state_of` / `spot_state_of` turn a figure into the
-`MarketState` / `SpotState` our streamer would have to produce, so a comparison is one
-`==`, and the published models built from both go through the same unit conversion.
+account bytes with no RPC. `figure_state` / `spot_figure_state` turn a figure into the
+`MarketState` / `SpotState` our streamer would have to produce (`perp_state_of` /
+`spot_state_of` against one of ours, so a comparison is one `==`); the published models
+built from them go through the same unit conversion as ours.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from streamer.state import MarketState, SpotState
 
 __all__ = [
     "SdkDriftClient",
+    "figure_state",
     "model_differences",
     "perp_state_of",
+    "spot_figure_state",
     "spot_state_of",
     "state_differences",
 ]
@@ -107,24 +110,34 @@ class SdkDriftClient:
         return reply
 
 
-def perp_state_of(fig: dict[str, Any], ours: MarketState, now: int) -> MarketState:
-    """The state the SDK's figure says a streamer publishes for this market at `now`.
+def figure_state(
+    fig: dict[str, Any],
+    now: int,
+    *,
+    oracle: str = "",
+    oracle_source: str = "",
+    due_ts: int | None = None,
+) -> MarketState:
+    """The state the SDK's figure says a streamer publishes for this perp market at `now`.
 
-    What the figure has no word on (the oracle's address and source, the account slots)
-    is taken from `ours`. `next_funding_ts` is `now` + the SDK's time remaining while
-    that is positive; once due, the SDK says only "now", so ours is kept if it is due.
+    The oracle's address and source are not figures (pass them to compare them too);
+    the account slots are the figure's. `next_funding_ts` is `now` + the SDK's time
+    remaining while that is positive; once due the SDK says only "now", so `due_ts` (the
+    published one) stands if it is due by `now`.
     """
     remaining = int(fig["time_remaining"])
-    due_at = ours.next_funding_ts
-    next_funding_ts = now + remaining if remaining > 0 or due_at is None or due_at > now else due_at
+    if remaining > 0 or due_ts is None or due_ts > now:
+        due_ts = now + remaining
     predicted = fig.get("predicted_long")
-    return dataclasses.replace(
-        ours,
+    return MarketState(
         market_index=int(fig["market_index"]),
         symbol=fig["symbol"].upper(),
         status=_snake(fig["status"]),
         contract_type=_snake(fig["contract_type"]),
+        oracle=oracle,
+        oracle_source=oracle_source,
         oracle_price=_int(fig.get("oracle_price")),
+        oracle_slot=_int(fig.get("oracle_slot")),
         last_funding_rate=int(fig["last_funding_rate"]),
         last_funding_rate_long=int(fig["last_funding_rate_long"]),
         last_funding_rate_short=int(fig["last_funding_rate_short"]),
@@ -140,29 +153,61 @@ def perp_state_of(fig: dict[str, Any], ours: MarketState, now: int) -> MarketSta
         mark_price=_int(fig.get("mark_price")),
         predicted_long=_int(predicted),
         predicted_short=_int(fig.get("predicted_short")),
+        market_slot=_int(fig.get("market_slot")) or 0,
         predicted_at=None if predicted is None else now,
+        priced_at=None if fig.get("bid_price") is None else now,
         mark_twap_live=_int(fig.get("mark_twap_live")),
         oracle_twap_live=_int(fig.get("oracle_twap_live")),
-        next_funding_ts=next_funding_ts,
+        next_funding_ts=due_ts,
         mm_oracle_price=_int(fig.get("mm_oracle_price")),
         mm_oracle_used=bool(fig.get("mm_oracle_used", False)),
     )
 
 
-def spot_state_of(fig: dict[str, Any], ours: SpotState) -> SpotState:
-    """The state the SDK's figure says a streamer publishes for this spot market."""
+def perp_state_of(fig: dict[str, Any], ours: MarketState, now: int) -> MarketState:
+    """`figure_state` with what the figure has no word on (oracle address and source,
+    account slots) taken from `ours`, so the two compare with one `==`."""
     return dataclasses.replace(
-        ours,
+        figure_state(
+            fig,
+            now,
+            oracle=ours.oracle,
+            oracle_source=ours.oracle_source,
+            due_ts=ours.next_funding_ts,
+        ),
+        market_slot=ours.market_slot,
+        oracle_slot=ours.oracle_slot,
+    )
+
+
+def spot_figure_state(
+    fig: dict[str, Any], *, oracle: str = "", oracle_source: str = ""
+) -> SpotState:
+    """The state the SDK's figure says a streamer publishes for this spot market."""
+    return SpotState(
         market_index=int(fig["market_index"]),
         symbol=fig["symbol"],
         status=_snake(fig["status"]),
         decimals=int(fig["decimals"]),
+        oracle=oracle,
+        oracle_source=oracle_source,
         oracle_price=_int(fig.get("oracle_price")),
+        oracle_slot=_int(fig.get("oracle_slot")),
+        market_slot=_int(fig.get("market_slot")) or 0,
         deposit_rate=_int(fig.get("deposit_rate")),
         borrow_rate=_int(fig.get("borrow_rate")),
         utilization=_int(fig.get("utilization")),
         total_deposits=int(fig["total_deposits"]),
         total_borrows=int(fig["total_borrows"]),
+    )
+
+
+def spot_state_of(fig: dict[str, Any], ours: SpotState) -> SpotState:
+    """`spot_figure_state` with our oracle address, source and slots."""
+    return dataclasses.replace(
+        spot_figure_state(fig, oracle=ours.oracle, oracle_source=ours.oracle_source),
+        market_slot=ours.market_slot,
+        oracle_slot=ours.oracle_slot,
     )
 
 

@@ -34,7 +34,8 @@ async def test_engine_reads_watches_and_requests(
     start_streamer: StartStreamer, fresh_nats: NatsServer, localnet: LocalnetServer
 ) -> None:
     """A first engine starts the DriftClient; a second one has last values on its first
-    call; watch_funding gives last values then live updates; api errors are ApiError."""
+    call; watch_funding and watch_market give last values then live updates; api errors
+    are ApiError."""
     app = await start_streamer()
     async with _client(fresh_nats, "first") as first:
         await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
@@ -58,6 +59,13 @@ async def test_engine_reads_watches_and_requests(
             while (await asyncio.wait_for(anext(updates), 10)).last_funding_rate != -123_456:
                 pass
             await updates.aclose()
+
+            prices = second.watch_market(["ETH-PERP"])
+            assert (await anext(prices)).symbol == "ETH-PERP"  # the last value first
+            localnet.markets.apply(MarketPatch(symbol="ETH-PERP", oracle_price=3_333_000_000))
+            while (await asyncio.wait_for(anext(prices), 10)).oracle_price_raw != 3_333_000_000:
+                pass
+            await prices.aclose()
 
             status = await second.request_status()
             assert status.consumers == 2

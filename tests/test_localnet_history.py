@@ -204,3 +204,21 @@ async def test_min_context_slot_ahead_of_the_node_is_an_error(
     assert answers[1]["result"]["context"]["slot"] == slot
     assert answers[2]["error"]["code"] == MIN_CONTEXT_SLOT_NOT_REACHED
     assert answers[3]["error"]["code"] == -32602
+
+
+def test_an_account_has_one_version_per_slot() -> None:
+    """A second write to an account in the same slot lands in the next slot, so each
+    version a subscriber is told about is the one history returns for its slot; other
+    accounts may still share a slot."""
+    ledger = Ledger(slot=100)
+    seen: list[tuple[str, int, bytes]] = []
+    ledger.on_account(lambda key, account: seen.append((key, account.slot, account.data)))
+    ledger.set_account("a", b"1", "owner")
+    ledger.set_account("b", b"1", "owner")
+    ledger.set_account("a", b"2", "owner")
+    assert seen == [("a", 100, b"1"), ("b", 100, b"1"), ("a", 101, b"2")]
+    assert ledger.slot == 101
+    first, second = ledger.account_at("a", 100), ledger.account_at("a", 101)
+    assert first is not None
+    assert second is not None
+    assert (first.data, second.data) == (b"1", b"2")

@@ -743,6 +743,7 @@ WIRE_KEYS: dict[type[SchemaModel], set[str]] = {
         "mm_oracle_price_raw",
         "mm_oracle_used",
         "mark_price",
+        "priced_at",
         "bid_price",
         "ask_price",
         "open_interest",

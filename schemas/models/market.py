@@ -29,6 +29,9 @@ class MarketSnapshot(MarketModel):
     mark_price: Float | None = None
     bid_price: Float | None = None
     ask_price: Float | None = None
+    priced_at: I64 | None = None
+    """Unix seconds: the `now` bid, ask and mark were computed for (the AMM's spread
+    decays with the time since its last oracle TWAP)."""
     open_interest: NonNegFloat
     open_interest_long: NonNegFloat | None = None
     open_interest_short: NonNegFloat | None = None
