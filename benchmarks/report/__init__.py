@@ -38,9 +38,11 @@ _NOTES = [
     "- Legacy engines subscribe every market by index: about 85 `getAccountInfo` calls at "
     "start, over the public limit of 40 per method per 10 s. Under those limits not even "
     "one legacy engine gets its markets; each retries (every 2-4 s, as a production "
-    "engine would) and the RPC answers 429. The streamer way needs 7 requests in all "
-    "(find-all: 2 `getProgramAccounts`, 2 `getMultipleAccounts`, 2 `getAccountInfo`, "
-    "1 `getSlot`), then websockets only, whatever the number of engines.",
+    "engine would) and the RPC answers 429. The streamer way needed 7 requests in all in "
+    "these runs (find-all: 2 `getProgramAccounts`, 2 `getMultipleAccounts`, 2 "
+    "`getAccountInfo`, 1 `getSlot`), then websockets only, whatever the number of engines; "
+    "reading every oracle's raw bytes for its per-source prices (docs/OFFICIAL_NUMBERS.md) "
+    "added 2 `getMultipleAccounts` since: 9.",
     "- A first full run started the legacy engines at the streamer side's priority: at "
     "N = 50, about 120 s in, the streamer's websockets dropped to zero and its "
     "DriftClient started again (14 HTTP requests and 10 websockets instead of 7 and 5). "
