@@ -20,25 +20,21 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
 from driftpy.account_subscription_config import AccountSubscriptionConfig
 from driftpy.accounts.bulk_account_loader import BulkAccountLoader
 from driftpy.drift_client import DriftClient
 from driftpy.types import get_ws_url
-from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
-from solana.rpc.core import RPCException
-from solana.rpc.websocket_api import connect
 from solders.keypair import Keypair
 
-from streamer.backoff import Backoff
 from streamer.decode import OracleReading, guard_rails_of, market_state, spot_state, variant
-from streamer.errors import NotReadyError, SourceError, SourceStaleError
+from streamer.errors import NotReadyError, SourceStaleError
 from streamer.oracle_book import OracleBook
 from streamer.redact import redact_url
+from streamer.rpc_errors import classify
+from streamer.slot_watch import SlotWatch
 from streamer.state import MarketState, SpotState
-from streamer.waits import raise_if_cancelled
 
 __all__ = [
     "DriftSource",
@@ -103,98 +99,6 @@ class MarketSource(Protocol):
         ...
 
 
-def classify(exc: BaseException) -> SourceError:
-    """A foreign error as a SourceError with its kind (the cause is kept by the caller)."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, httpx.HTTPStatusError):
-            status = cause.response.status_code
-            kind = "rpc_429" if status == 429 else "rpc"
-            return SourceError(f"RPC answered HTTP {status}", kind=kind)
-        if isinstance(cause, TimeoutError | httpx.TimeoutException):
-            return SourceError("RPC timed out", kind="timeout")
-        if isinstance(cause, RPCException):
-            return SourceError(f"RPC error: {str(cause)[:200]}", kind="rpc")
-        if isinstance(cause, httpx.TransportError | ConnectionError | OSError):
-            return SourceError(f"RPC connection failed: {type(cause).__name__}", kind="rpc")
-        cause = cause.__cause__ or cause.__context__
-    # driftpy reports failed RPC reads as a bare ValueError carrying the RPC's message
-    text = str(exc)
-    if "429" in text or "too many requests" in text.lower():
-        return SourceError(f"RPC rate limit: {text[:200]}", kind="rpc_429")
-    if text.startswith("Error fetching"):
-        return SourceError(f"RPC error: {text[:200]}", kind="rpc")
-    if isinstance(exc, SolanaRpcException):
-        return SourceError(exc.error_msg[:200], kind="rpc")
-    if type(exc).__module__.startswith("websockets"):
-        return SourceError(f"websocket failed: {type(exc).__name__}", kind="ws")
-    if isinstance(exc, KeyError | ValueError | AttributeError | TypeError | IndexError):
-        return SourceError(
-            f"could not decode an account: {type(exc).__name__}: {exc}"[:200], kind="decode"
-        )
-    return SourceError(f"{type(exc).__name__}: {str(exc)[:200]}", kind="rpc")
-
-
-class _SlotWatch:
-    """Tracks the newest slot on a websocket of its own, reconnecting with backoff."""
-
-    def __init__(self, ws_url: str) -> None:
-        self._ws_url = ws_url
-        self.last_slot: int | None = None
-        self.last_at: float | None = None
-        self.reconnects = 0
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self, slot: int, poll: AsyncClient | None = None, every_s: float = 3.0) -> None:
-        """Watch slots on the websocket, or with getSlot every `every_s` given `poll`."""
-        self.last_slot, self.last_at = slot, time.monotonic()
-        run = self._run() if poll is None else self._poll(poll, every_s)
-        self._task = asyncio.create_task(run, name="slot-watch")
-
-    async def _poll(self, connection: AsyncClient, every_s: float) -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                slot = (await connection.get_slot()).value
-            except Exception as exc:  # the watchdog sees the gap
-                log.debug("getSlot failed: %r", exc)
-                continue
-            if slot != self.last_slot:
-                self.last_slot, self.last_at = slot, time.monotonic()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        backoff = Backoff(base=0.1, cap=5.0)
-        first = True
-        while True:
-            raise_if_cancelled()
-            try:
-                async with connect(self._ws_url, ping_interval=None) as ws:
-                    if not first:
-                        self.reconnects += 1
-                    first = False
-                    await ws.slot_subscribe()
-                    await ws.recv()  # the subscription id
-                    backoff.reset()
-                    async for messages in ws:
-                        for msg in messages:
-                            slot = getattr(getattr(msg, "result", None), "slot", None)
-                            if isinstance(slot, int):
-                                self.last_slot, self.last_at = slot, time.monotonic()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the feed watchdog sees the gap; keep trying
-                log.debug("slot websocket: %r", exc)
-            first = False
-            await asyncio.sleep(backoff.next_delay())
-
-
 class DriftSource:
     """A read-only DriftClient in websocket (find-all) or polling mode."""
 
@@ -214,7 +118,7 @@ class DriftSource:
         self._client: DriftClient | None = None
         self._oracles: OracleBook | None = None
         self._loader: BulkAccountLoader | None = None
-        self._slots = _SlotWatch(get_ws_url(rpc_url))
+        self._slots = SlotWatch(get_ws_url(rpc_url))
         self._memo: dict[tuple[Any, ...], Any] = {}
         # Set whenever driftpy stores a new perp market or oracle account (websocket
         # mode): the publisher wakes on it instead of waiting for its next timed pass.

@@ -213,7 +213,15 @@ async def test_spot_view_and_the_funding_clock(
                 "#spot-row-wBTC td", "cells => cells.map(c => c.textContent)"
             )
             # symbol, oracle, deposit APR, borrow APR, utilization, deposits, borrows
-            assert cells == ["wBTC", "97000.0", "0.10", "6.00", "60.00", "1,500,000.00", "900,000.00"]
+            assert cells == [
+                "wBTC",
+                "97000.0",
+                "0.10",
+                "6.00",
+                "60.00",
+                "1,500,000.00",
+                "900,000.00",
+            ]
             assert "spot" in await page.evaluate("location.hash")
 
             await page.click("#spot-table th[data-key=deposit_apr_pct]")

@@ -17,6 +17,7 @@ from streamer.math.constants import (
     PERCENTAGE_PRECISION,
     PRICE_PRECISION,
 )
+from streamer.math.inventory import calculate_inventory_liquidity_ratio
 from streamer.math.repeg import calculate_price, calculate_updated_amm
 from streamer.math.safe_math import (
     bn_from_number,
@@ -28,7 +29,7 @@ from streamer.math.safe_math import (
     square_root,
     to_number,
 )
-from streamer.math.spread import calculate_inventory_liquidity_ratio, calculate_spread
+from streamer.math.spread import calculate_spread
 from streamer.math.types import Amm, PriceReading
 
 __all__ = [
