@@ -17,6 +17,7 @@ import contextlib
 import enum
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -99,6 +100,12 @@ class MarketSource(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    inputs: tuple[Any, ...]
+    state: Any
+
+
 class DriftSource:
     """A read-only DriftClient in websocket (find-all) or polling mode."""
 
@@ -119,7 +126,7 @@ class DriftSource:
         self._oracles: OracleBook | None = None
         self._loader: BulkAccountLoader | None = None
         self._slots = SlotWatch(get_ws_url(rpc_url))
-        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo: dict[tuple[str, int], _Memo] = {}
         # Set whenever driftpy stores a new perp market or oracle account (websocket
         # mode): the publisher wakes on it instead of waiting for its next timed pass.
         self.changed = asyncio.Event()
@@ -244,38 +251,56 @@ class DriftSource:
         named = [str(ds.data.amm.oracle) for ds in perps] + [str(ds.data.oracle) for ds in spots]
         if book.missing(named):
             await book.ensure(named)
-        markets = []
+        memo: dict[tuple[str, int], _Memo] = {}
+        markets: list[MarketState] = []
         for ds in perps:
             try:
                 reading = self._reading(ds.data.amm.oracle, ds.data.amm.oracle_source)
-                key = ("perp", id(ds.data), ds.slot, id(reading), now)
-                memo = self._memo.get(key)
-                if memo is None:
-                    memo = market_state(ds.data, int(ds.slot), reading, rails, now)
-                markets.append((key, memo))
+                inputs = (ds.data, ds.slot, reading, rails, now)
+                markets.append(
+                    self._cached(memo, ("perp", ds.data.market_index), inputs, market_state)
+                )
             except Exception as exc:  # one broken account must not hide the others
                 log.warning("market %s skipped: %r", getattr(ds.data, "market_index", "?"), exc)
-        spot_states = []
+        spot_states: list[SpotState] = []
         for ds in spots:
             try:
                 reading = self._reading(ds.data.oracle, ds.data.oracle_source)
-                key = ("spot", id(ds.data), ds.slot, id(reading), 0)
-                memo_spot = self._memo.get(key)
-                if memo_spot is None:
-                    memo_spot = spot_state(ds.data, int(ds.slot), reading)
-                spot_states.append((key, memo_spot))
+                spot_inputs = (ds.data, ds.slot, reading)
+                spot_states.append(
+                    self._cached(memo, ("spot", ds.data.market_index), spot_inputs, spot_state)
+                )
             except Exception as exc:
                 log.warning(
                     "spot market %s skipped: %r", getattr(ds.data, "market_index", "?"), exc
                 )
-        # Only this pass's entries are kept: an unchanged market at the same second costs
-        # a dictionary lookup, and the memo never outgrows the market count.
-        self._memo = dict(markets + spot_states)
+        # Only this pass's entries are kept: the memo never outgrows the market count.
+        self._memo = memo
+        markets.sort(key=lambda m: m.market_index)
+        spot_states.sort(key=lambda m: m.market_index)
         return SourceSnapshot(
-            slot=self._slots.last_slot or 0,
-            markets=tuple(sorted((m for _, m in markets), key=lambda m: m.market_index)),
-            spots=tuple(sorted((m for _, m in spot_states), key=lambda m: m.market_index)),
+            slot=self._slots.last_slot or 0, markets=tuple(markets), spots=tuple(spot_states)
         )
+
+    def _cached(
+        self,
+        memo: dict[tuple[str, int], _Memo],
+        key: tuple[str, int],
+        inputs: tuple[Any, ...],
+        compute: Callable[..., Any],
+    ) -> Any:
+        """`compute(*inputs)`, or last pass's result when every input is the same object
+        (or equal): an unchanged market at the same second costs a comparison. The memo
+        holds the inputs, so an identity is never reused for another object."""
+        last = self._memo.get(key)
+        if last is not None and all(
+            a is b or a == b for a, b in zip(last.inputs, inputs, strict=True)
+        ):
+            memo[key] = last
+            return last.state
+        state = compute(*inputs)
+        memo[key] = _Memo(inputs, state)
+        return state
 
     def _polling_alive(self) -> bool | None:
         if self._loader is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -124,3 +125,34 @@ def test_foreign_errors_are_classified() -> None:
     assert classify(ConnectionRefusedError()).kind == "rpc"
     too_many = ValueError("Error fetching perp markets: Too many requests for a specific RPC call")
     assert classify(too_many).kind == "rpc_429"  # driftpy's own wording of a 429
+
+
+async def test_a_pass_recomputes_only_what_changed(localnet: LocalnetServer) -> None:
+    """Two passes at the same second over the same accounts return the same state
+    objects; a market whose account changed, or a later second, is computed anew."""
+    source = DriftSource(localnet.url)
+    await source.start()
+    try:
+        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        now = int(time.time())
+        first = await source.snapshot(now)
+        again = await source.snapshot(now)
+        assert all(a is b for a, b in zip(first.markets, again.markets, strict=True))
+        localnet.markets.apply(MarketPatch(symbol="BTC-PERP", last_funding_rate=4242))
+
+        async def patched() -> bool:
+            snap = await source.snapshot(now)
+            return snap.markets[1].last_funding_rate == 4242
+
+        deadline = time.monotonic() + 10
+        while not await patched():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)  # driftpy stores the update on its own task
+        changed = await source.snapshot(now)
+        assert changed.markets[0] is again.markets[0]  # SOL-PERP untouched
+        assert changed.markets[1] is not again.markets[1]
+        later = await source.snapshot(now + 1)
+        assert later.markets[0] is not changed.markets[0]
+        assert later.markets[0].predicted_at == now + 1
+    finally:
+        await source.stop()
