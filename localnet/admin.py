@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -50,23 +51,23 @@ def admin_routes(server: LocalnetServer) -> list[web.RouteDef]:
             }
         )
 
-    async def market(request: web.Request) -> web.Response:
+    async def patched(
+        request: web.Request, apply: Callable[[Any], Any], model: Any
+    ) -> web.Response:
+        """A validated patch applied (its market's JSON); 404 unknown market, 400 bad patch."""
         try:
-            patch = MarketPatch.model_validate(await _json_body(request))
-            return web.json_response(server.markets.apply(patch).to_json())
+            patch = model.model_validate(await _json_body(request))
+            return web.json_response(apply(patch).to_json())
         except AdminError as exc:
             return _error(404, str(exc))
         except (ValidationError, ValueError, LocalnetError) as exc:
             return _error(400, str(exc))
 
+    async def market(request: web.Request) -> web.Response:
+        return await patched(request, server.markets.apply, MarketPatch)
+
     async def spot(request: web.Request) -> web.Response:
-        try:
-            patch = SpotPatch.model_validate(await _json_body(request))
-            return web.json_response(server.markets.apply_spot(patch).to_json())
-        except AdminError as exc:
-            return _error(404, str(exc))
-        except (ValidationError, ValueError, LocalnetError) as exc:
-            return _error(400, str(exc))
+        return await patched(request, server.markets.apply_spot, SpotPatch)
 
     async def account(request: web.Request) -> web.Response:
         try:
