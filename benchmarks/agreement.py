@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from collections import Counter
 from typing import Any
 
@@ -33,6 +32,7 @@ from tests.sdk_figures import SdkDriftClient
 __all__ = ["main", "run_agreement"]
 
 _OFFSETS = (0, 60, 1800)
+_T0 = 1_796_000_000  # a fixed start, so every run counts the same cases
 _FIELDS = ("oracle price", "bid/ask", "live TWAPs", "live estimates")
 
 
@@ -75,14 +75,14 @@ def _compare(
 async def run_agreement(steps: int = 20) -> dict[str, Any]:
     """Counts per side over the preset's markets after `steps` simulated price steps."""
     ledger = Ledger()
-    markets = DriftMarkets(ledger, preset("mainnet"))
+    markets = DriftMarkets(ledger, preset("mainnet"), now=_T0)
     simulator = MarketSimulator(markets, SimulationConfig(seed=5))
-    for _ in range(steps):
-        simulator.step_prices()
+    for step in range(steps):
+        simulator.step_prices(now=_T0 + step)
     state = ledger.get(str(STATE_ADDRESS))
     assert state is not None
     rails = guard_rails_of(codec.decode(state.data))
-    now0 = int(time.time())
+    now0 = _T0 + steps
     cases = []
     for view in markets.perps:
         account, oracle = ledger.get(str(view.address)), ledger.get(str(view.spec.oracle))

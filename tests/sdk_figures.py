@@ -64,12 +64,15 @@ class SdkDriftClient:
         )
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
+        """A clean exit unsubscribes the SDK client; after an error or a cancellation
+        (Ctrl-C) the process is killed at once, whatever it was computing."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._ask(proc, {"cmd": "close"}), 10)
+        if exc_type is None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ask(proc, {"cmd": "close"}), 10)
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
