@@ -32,12 +32,13 @@ PUBLISH_INTERVAL_S = 0.05
 
 
 async def _subscribed(ln: LocalnetServer) -> None:
-    """Until the DriftClient's program subscriptions are in place (localnet has no event)."""
+    """Until the feed's subscriptions are in place (localnet has no event): its slot
+    watch starts once every account subscription is confirmed."""
     for _ in range(1000):
-        if ln.stats_json()["subscriptions"]["program"] >= 2:
+        if ln.stats_json()["subscriptions"]["slot"] >= 1:
             return
         await asyncio.sleep(0.01)
-    raise RuntimeError("the DriftClient never subscribed its programs")
+    raise RuntimeError("the feed never subscribed")
 
 
 async def probe(store: Path) -> None:

@@ -7,6 +7,8 @@
 - `drift-stream streamer`: the streamer alone, against given NATS and RPC URLs.
 - `drift-stream req ENDPOINT [PAYLOAD]`: call the streamer's api (status, markets,
   funding, spot, reconnect) and print the JSON answer (`streamer.commands.req`).
+- `drift-stream snapshot --rpc-url URL --out DIR`: record State, markets and oracles
+  into a snapshot folder (`streamer.commands.snapshot`).
 - `drift-stream funding`: a live terminal table of every market's funding and prices.
 - `drift-stream dashboard`: the Funding Engine page (started by `up` too).
 - `drift-stream localnet`: localnet alone.
@@ -93,6 +95,21 @@ def _parser() -> argparse.ArgumentParser:
 
     req.add_parser(sub)
 
+    snapshot = sub.add_parser("snapshot", help="record Drift's accounts from an RPC to a folder")
+    snapshot.add_argument("--rpc-url", default=None, help="the RPC to read ($DRIFT_RPC_URL)")
+    snapshot.add_argument("--out", type=Path, required=True, help="the folder to write")
+    snapshot.add_argument(
+        "--markets", default=None, help="only these markets, e.g. SOL-PERP,BTC-PERP,USDC"
+    )
+    snapshot.add_argument(
+        "--network",
+        choices=("mainnet", "devnet", "local"),
+        default="mainnet",
+        help="recorded in the manifest (default: mainnet)",
+    )
+    snapshot.add_argument("--force", action="store_true", help="replace --out if it exists")
+    snapshot.set_defaults(run=_snapshot)
+
     funding = sub.add_parser("funding", help="a live terminal table of every market's funding")
     funding.add_argument("--nats-url", default=None, help="NATS (default: $NATS_URL)")
     funding.add_argument("--network", choices=("mainnet", "devnet", "local"), default=None)
@@ -143,6 +160,12 @@ def _streamer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--instance-id", default=None, help="name of this instance (default: host-pid)"
     )
+    parser.add_argument(
+        "--markets",
+        default=None,
+        help="stream only these markets, e.g. SOL-PERP,BTC-PERP,USDC (default: $DRIFT_MARKETS, "
+        "else all)",
+    )
 
 
 # JetStream durability (docs/OPERATIONS.md): every value is re-sent within TTL/2 and
@@ -164,6 +187,8 @@ async def _run_streamer(
 ) -> Streamer:
     """Start a streamer task inside `stack` (cancelled, and awaited, when it closes)."""
     from streamer.app import Streamer
+    from streamer.feed.discovery import parse_markets
+    from streamer.feed.pacing import PacingConfig
     from streamer.metrics import serve_metrics
     from streamer.source import DriftSource, SourceMode
 
@@ -171,9 +196,18 @@ async def _run_streamer(
         raise SystemExit("no RPC URL: set DRIFT_RPC_URL or give --rpc-url")
     rpc_url = settings.rpc_url.get_secret_value()
     mode = SourceMode(args.mode)
+    pacing = PacingConfig(rate=settings.rpc_rate, method_rate=settings.rpc_method_rate)
     app = Streamer(
         settings,
-        lambda: DriftSource(rpc_url, mode=mode, poll_interval_s=args.poll_interval),
+        lambda: DriftSource(
+            rpc_url,
+            mode=mode,
+            poll_interval_s=args.poll_interval,
+            markets=parse_markets(settings.markets),
+            pacing=pacing,
+            max_keys=settings.rpc_max_keys,
+            subscriptions_per_socket=settings.ws_max_subscriptions,
+        ),
         instance_id=args.instance_id,
         grace_s=args.grace,
     )
@@ -203,7 +237,12 @@ async def _streamer(args: argparse.Namespace) -> None:
         await check.run(args)
         return
     settings = _settings(
-        args, "streamer", network=args.network, rpc_url=args.rpc_url, nats_url=args.nats_url
+        args,
+        "streamer",
+        network=args.network,
+        rpc_url=args.rpc_url,
+        nats_url=args.nats_url,
+        markets=args.markets,
     )
     stop = await _stop_on_signal()
     async with contextlib.AsyncExitStack() as stack:
@@ -215,6 +254,17 @@ async def _streamer(args: argparse.Namespace) -> None:
             flush=True,
         )
         await stop.wait()
+
+
+async def _snapshot(args: argparse.Namespace) -> None:
+    from streamer.commands import snapshot
+    from streamer.feed.pacing import PacingConfig
+
+    settings = _settings(args, rpc_url=args.rpc_url)
+    if settings.rpc_url is None:
+        raise SystemExit("no RPC URL: set DRIFT_RPC_URL or give --rpc-url")
+    pacing = PacingConfig(rate=settings.rpc_rate, method_rate=settings.rpc_method_rate)
+    await snapshot.run(args, settings.rpc_url.get_secret_value(), args.network, pacing)
 
 
 async def _funding(args: argparse.Namespace) -> None:
@@ -319,6 +369,7 @@ async def _up(args: argparse.Namespace) -> None:
             network=network,
             rpc_url=rpc_url,
             nats_url=url_with_credentials(nats.url, creds["streamer"]),
+            markets=args.markets,
         )
         app = await _run_streamer(stack, settings, args)
         print(

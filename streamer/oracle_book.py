@@ -25,7 +25,7 @@ from solana.rpc.commitment import Confirmed
 from solders.pubkey import Pubkey
 
 from streamer.decode import OracleReading
-from streamer.oracles import OracleDecodeError, decode_oracle
+from streamer.oracle_reader import OracleReader
 
 __all__ = ["OracleBook"]
 
@@ -48,9 +48,8 @@ class OracleBook:
         self._connection = connection
         self._ws = getattr(subscriber, "oracle_subscriber", None)
         self._loader = getattr(subscriber, "bulk_account_loader", None)
-        self._decoded: dict[tuple[str, str], tuple[bytes, int, OracleReading | None]] = {}
+        self._reader = OracleReader(self._bytes)
         self._attempted: dict[str, float] = {}
-        self._warned: set[tuple[str, str]] = set()
 
     async def install(self) -> None:
         """Websocket mode: switch driftpy's oracle subscriptions to raw bytes and read
@@ -90,27 +89,8 @@ class OracleBook:
         return None
 
     def reading(self, pubkey: str, source: str) -> OracleReading | None:
-        """The oracle as the SDK reads it for a market with `source`; None while the
-        account is unknown or does not decode (logged once per address and source)."""
-        if source == "QuoteAsset":  # no account: the quote asset is 1 by definition
-            return OracleReading(decode_oracle(source, b""), 0)
-        raw = self._bytes(pubkey)
-        if raw is None:
-            return None
-        data, slot = raw
-        key = (pubkey, source)
-        last = self._decoded.get(key)
-        if last is not None and last[0] is data and last[1] == slot:
-            return last[2]
-        try:
-            reading: OracleReading | None = OracleReading(decode_oracle(source, data), slot)
-        except OracleDecodeError as exc:
-            if key not in self._warned:
-                self._warned.add(key)
-                log.warning("oracle %s (%s) does not decode: %s", pubkey, source, exc)
-            reading = None
-        self._decoded[key] = (data, slot, reading)
-        return reading
+        """The oracle as the SDK reads it for a market with `source` (see OracleReader)."""
+        return self._reader.reading(pubkey, source)
 
     def missing(self, pubkeys: Iterable[str]) -> list[str]:
         """The addresses among `pubkeys` the book holds no bytes of."""

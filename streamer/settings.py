@@ -49,6 +49,19 @@ class Settings(BaseSettings):
     backoff_cap_s: float = Field(30.0, gt=0, le=30.0, validation_alias=_env("DRIFT_BACKOFF_CAP"))
     presence_ttl: float = Field(15.0, ge=1, le=600, validation_alias=_env("DRIFT_PRESENCE_TTL"))
     lease_ttl: float = Field(15.0, ge=1, le=600, validation_alias=_env("DRIFT_LEASE_TTL"))
+    # A subset to stream, by Drift name (`SOL-PERP,BTC-PERP,USDC`); None streams all.
+    markets: str | None = Field(None, max_length=10_000, validation_alias=_env("DRIFT_MARKETS"))
+    # Client-side pacing of RPC requests (per second), under every provider profile.
+    rpc_rate: float = Field(8.0, gt=0, le=10_000, validation_alias=_env("DRIFT_RPC_RATE"))
+    rpc_method_rate: float = Field(
+        2.0, gt=0, le=10_000, validation_alias=_env("DRIFT_RPC_METHOD_RATE")
+    )
+    # Keys per getMultipleAccounts (a provider answering 413 lowers it on its own).
+    rpc_max_keys: int = Field(100, ge=1, le=1000, validation_alias=_env("DRIFT_RPC_MAX_KEYS"))
+    # Account subscriptions per websocket (providers commonly cap them at 100).
+    ws_max_subscriptions: int = Field(
+        100, ge=1, le=10_000, validation_alias=_env("DRIFT_WS_MAX_SUBSCRIPTIONS")
+    )
     # 3 on a 3-node cluster: every bucket survives the loss of any one node.
     kv_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("DRIFT_KV_REPLICAS"))
 

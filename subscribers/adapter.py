@@ -24,7 +24,7 @@ from schemas.subjects import Network
 from subscribers.client import ApiError, DriftStreamClient
 
 if TYPE_CHECKING:
-    from streamer.source import DriftSource
+    from streamer.driftpy_source import DriftpySource
 
 __all__ = ["DriftAdapter"]
 
@@ -47,7 +47,7 @@ class DriftAdapter:
         self._using_singleton = using_singleton
         self._name = name
         self._client: DriftStreamClient | None = None
-        self._source: DriftSource | None = None
+        self._source: DriftpySource | None = None
 
     async def connect(self) -> None:
         """Streamer path: register presence and load last values. Legacy path: subscribe
@@ -61,9 +61,9 @@ class DriftAdapter:
             return
         if self.rpc_url is None:
             raise ValueError("the direct path (_using_singleton=False) needs rpc_url")
-        from streamer.source import DriftSource  # driftpy, only on this path
+        from streamer.driftpy_source import DriftpySource  # driftpy, only on this path
 
-        source = DriftSource(self.rpc_url)
+        source = DriftpySource(self.rpc_url)
         await source.start()
         self._source = source
 

@@ -1,4 +1,5 @@
-"""Real driftpy DriftClients against localnet, for tests (no mocks of driftpy)."""
+"""Real driftpy DriftClients against localnet, and what a streamer feed subscribes
+there, for tests (no mocks of driftpy)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from solana.rpc.commitment import Confirmed
 from solders.keypair import Keypair
 
 from localnet.presets import PerpSpec
+from localnet.server import LocalnetServer
+from streamer.decode import variant
 
 Mode = Literal["websocket", "websocket-indexes", "polling", "cached"]
 
@@ -70,3 +73,18 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> fl
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(0.005)
     return time.perf_counter() - start
+
+
+def followed_accounts(localnet: LocalnetServer) -> int:
+    """The accounts one streamer feed follows over `localnet`: State, every market, and
+    every oracle account they read (QuoteAsset reads none)."""
+    specs = [v.spec for v in localnet.markets.perps] + [v.spec for v in localnet.markets.spots]
+    oracles = {str(s.oracle) for s in specs if variant(s.oracle_source) != "QuoteAsset"}
+    return 1 + len(specs) + len(oracles)
+
+
+def feed_subscribed(localnet: LocalnetServer, feeds: int = 1) -> bool:
+    """Exactly `feeds` streamer feeds have every account and a slot subscription."""
+    subs = localnet.stats_json()["subscriptions"]
+    followed = feeds * followed_accounts(localnet)
+    return bool(subs["account"] == followed and subs["slot"] == feeds)

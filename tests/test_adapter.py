@@ -23,7 +23,7 @@ from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
 from streamer.state import SpotState
 from subscribers.adapter import DriftAdapter
-from tests.drift_clients import wait_until
+from tests.drift_clients import followed_accounts, wait_until
 from tests.fixtures_streamer import StartStreamer
 from tests.test_client import publisher_on
 from tests.test_publisher import spot_state
@@ -54,13 +54,15 @@ async def adapters(
 ) -> AsyncIterator[tuple[DriftAdapter, DriftAdapter]]:
     """A streamer-backed adapter and a legacy one (its own DriftClient), both ready."""
     app = await start_streamer()
+    followed = followed_accounts(localnet)
     new = DriftAdapter(network="local", nats_url=fresh_nats.url)
     old = DriftAdapter(network="local", rpc_url=localnet.url, using_singleton=False)
     await new.connect()
     await old.connect()
     await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-    # two DriftClients (the streamer's and the legacy one), each with 2 program subs
-    await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] >= 4)
+    # the streamer's feed, and the legacy DriftClient with its 2 program subscriptions
+    await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+    await wait_until(lambda: localnet.stats_json()["subscriptions"]["account"] >= followed)
     deadline = time.monotonic() + 10
     while not await new.get_all_perp_markets():  # the first pass's list, on its way
         assert time.monotonic() < deadline, "the streamer published no market list"

@@ -20,7 +20,7 @@ from streamer.nats_server import NatsServer
 from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
 from subscribers.client import ApiError, DriftStreamClient
-from tests.drift_clients import wait_until
+from tests.drift_clients import feed_subscribed, wait_until
 from tests.factories import funding_rate
 from tests.fixtures_streamer import StartStreamer
 from tests.test_publisher import TTLS, spot_state
@@ -39,7 +39,7 @@ async def test_engine_reads_watches_and_requests(
     app = await start_streamer()
     async with _client(fresh_nats, "first") as first:
         await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        await wait_until(lambda: feed_subscribed(localnet))
         await wait_until(lambda: len(first._funding.cache._entries) == 3)  # type: ignore[union-attr]
         async with _client(fresh_nats, "second") as second:
             sol = await second.funding("SOL-PERP")  # no waiting: the mirror loaded on connect

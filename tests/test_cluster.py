@@ -20,7 +20,7 @@ from streamer.app import Streamer
 from streamer.settings import Settings
 from streamer.source import DriftSource
 from subscribers.client import DriftStreamClient
-from tests.drift_clients import wait_until
+from tests.drift_clients import feed_subscribed, wait_until
 from tests.nats_cluster import NatsCluster
 
 # A leader renews every TTL/3 and steps down 2/3 TTL after its last renewal, so a
@@ -83,7 +83,7 @@ async def test_stream_leader_node_dies_pipeline_keeps_serving(
             "local", nats_url=f"{n3},{n2},{n1}", name="engine", presence_ttl_s=3
         ) as engine:
             await wait_until(lambda: leader.state is StreamerState.RUNNING, timeout=20)
-            await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+            await wait_until(lambda: feed_subscribed(localnet))
             updates = engine.watch_funding(["SOL-PERP"])
             localnet.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=-1))
             while (await asyncio.wait_for(anext(updates), 15)).last_funding_rate != -1:
@@ -111,7 +111,7 @@ async def test_stream_leader_node_dies_pipeline_keeps_serving(
             assert leader.epoch == epoch  # the lease survived: no new election
             assert leader.state is StreamerState.RUNNING
             assert standby.state is StreamerState.STANDBY
-            assert localnet.stats_json()["subscriptions"]["program"] == 2  # one DriftClient
+            assert feed_subscribed(localnet)  # one feed
             assert failover < LEASE_TTL / 3  # renewals (every TTL/3) resume in time
             print(
                 f"\nnode {info} killed: stream leader {new_leader} after {failover:.2f} s; "

@@ -18,7 +18,7 @@ from streamer.nats_server import NatsServer
 from streamer.source import SourceSnapshot
 from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, serve
-from tests.drift_clients import wait_until
+from tests.drift_clients import feed_subscribed, wait_until
 from tests.fixtures_streamer import StartStreamer
 from tests.test_client import SPOTS, publisher_on
 
@@ -36,7 +36,7 @@ async def test_page_snapshot_and_live_events(
         base = f"http://127.0.0.1:{port}"
         try:
             await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-            await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+            await wait_until(lambda: feed_subscribed(localnet))
             async with aiohttp.ClientSession() as http:
                 async with http.get(base + "/") as resp:
                     page = await resp.text()
@@ -89,7 +89,7 @@ async def test_history_endpoint_returns_the_funding_series(
         base = f"http://127.0.0.1:{port}"
         try:
             await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-            await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+            await wait_until(lambda: feed_subscribed(localnet))
             # 0.5 % and then 0.25 % an hour at a 150 USD TWAP
             for rate in (750_000_000, 375_000_000):
                 localnet.markets.apply(

@@ -24,7 +24,7 @@ from streamer.buckets import ensure_buckets
 from streamer.nats_server import NatsServer
 from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, serve
-from tests.drift_clients import wait_until
+from tests.drift_clients import feed_subscribed, wait_until
 from tests.factories import funding_rate, spot_market
 from tests.fixtures_streamer import StartStreamer
 
@@ -74,7 +74,7 @@ async def test_page_shows_markets_follows_changes_marks_stale(
                 "document.getElementById('state').textContent === 'running'", timeout=15_000
             )
 
-            await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+            await wait_until(lambda: feed_subscribed(localnet))
             # 1% an hour: 0.01 * 150 USD * 1e9 at a 150 USD TWAP
             started = time.perf_counter()
             localnet.markets.apply(

@@ -22,7 +22,7 @@ from streamer.app import Streamer
 from streamer.nats_server import NatsServer
 from subscribers.client import DriftStreamClient
 from subscribers.presence import Presence
-from tests.drift_clients import wait_until
+from tests.drift_clients import feed_subscribed, wait_until
 from tests.fixtures_streamer import StartStreamer
 
 
@@ -61,7 +61,7 @@ async def test_nats_server_crash_and_restart(
     app = await start_streamer(lease_ttl=15, presence_ttl=15)
     async with _engine(fresh_nats) as engine:
         await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        await wait_until(lambda: feed_subscribed(localnet))
         updates = engine.watch_funding(["BTC-PERP"])
         localnet.markets.apply(MarketPatch(symbol="BTC-PERP", last_funding_rate=-111))
         await _next_rate(updates, -111, 10)
@@ -103,7 +103,7 @@ async def test_localnet_faults_degrade_then_recover(
     app = await start_streamer(cache_ttl_funding=3, cache_ttl_price=3)
     async with _engine(fresh_nats) as engine:
         await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        await wait_until(lambda: feed_subscribed(localnet))
         await wait_until(
             lambda: engine._funding is not None and bool(engine._funding.cache._entries)
         )
@@ -152,7 +152,7 @@ async def test_slow_consumer_does_not_hold_up_others(
     app = await start_streamer()
     async with _engine(fresh_nats, "slow") as slow, _engine(fresh_nats, "fast") as fast:
         await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        await wait_until(lambda: feed_subscribed(localnet))
         stalled = slow.watch_funding()
         await anext(stalled)  # subscribed, then never read again
         updates = fast.watch_funding(["ETH-PERP"])
@@ -185,8 +185,8 @@ async def test_a_thousand_consumers(
     counted = await wait_until(lambda: app.consumers == n, timeout=30)
     registered = time.perf_counter() - started
     await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-    await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
-    assert localnet.stats_json()["subscriptions"]["program"] == 2  # one DriftClient
+    await wait_until(lambda: feed_subscribed(localnet))
+    assert feed_subscribed(localnet)  # one feed
 
     for p in presences:
         p._stop_heartbeat()  # a crash: no release
@@ -220,7 +220,7 @@ async def test_a_thousand_engines_past_the_servers_consumer_limit(
         connected = time.perf_counter() - started
         await wait_until(lambda: app.consumers == n, timeout=30)
         await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
-        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
+        await wait_until(lambda: feed_subscribed(localnet))
         localnet.markets.apply(MarketPatch(symbol="ETH-PERP", last_funding_rate=-31_337))
         started = time.perf_counter()
 

@@ -1,79 +1,100 @@
-"""DriftSource against localnet: clean start and stop, 429s, staleness, error kinds."""
+"""DriftSource (the streamer's feed on any provider) against localnet: what it asks the
+RPC, refetch after a reconnect, 429s, staleness, market subsets, polling mode."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-import httpx
 import pytest
 
 from localnet import FaultRequest, MarketPatch
 from localnet.server import LocalnetServer
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
-from streamer.source import DriftSource, SourceMode, classify
-from tests.drift_clients import wait_until
+from streamer.source import DriftSource, SourceMode
+from tests.drift_clients import followed_accounts, wait_until
 
 
-def _rate_limit(requests: int) -> FaultRequest:
-    return FaultRequest.model_validate({"rate_limit": {"requests": requests, "per_s": 60}})
+def _faults(**fields: object) -> FaultRequest:
+    return FaultRequest.model_validate(fields)
+
+
+async def _until_snapshot(source: DriftSource, predicate: object, timeout: float = 10.0) -> None:
+    """Await `predicate(snapshot)` over the source's passes (woken by `changed`)."""
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate(await source.snapshot(int(time.time()))):
+        assert time.monotonic() < deadline, "condition not met"
+        source.changed.clear()
+        await wait_until(source.changed.is_set, timeout=max(0.01, deadline - time.monotonic()))
 
 
 async def test_start_snapshot_stop_leaves_nothing_open(localnet_mainnet: LocalnetServer) -> None:
-    """Websocket mode reads every market; stop() closes every socket at localnet."""
-    source = DriftSource(localnet_mainnet.url)
+    """Every market of the mainnet preset, priced at its own scale, from State + PDAs
+    and batched reads: no getProgramAccounts, a few sockets; stop() closes them all."""
+    ln = localnet_mainnet
+    source = DriftSource(ln.url)
     with pytest.raises(NotReadyError):
         await source.snapshot(int(time.time()))
+    ln.stats.reset()
     await source.start()
     snap = await source.snapshot(int(time.time()))
-    assert [s.symbol for s in snap.markets] == [
-        v.spec.symbol for v in localnet_mainnet.markets.perps
-    ]
-    # Every market is priced, also the two sharing an oracle account at another scale
-    # (driftpy alone prices neither: docs/LOCALNET.md), each at its own scale.
-    unpriced = [s.symbol for s in snap.markets if s.oracle_price is None or s.bid_price is None]
-    assert unpriced == []
+    assert [s.symbol for s in snap.markets] == [v.spec.symbol for v in ln.markets.perps]
+    assert [s.symbol for s in snap.spots] == [v.spec.symbol for v in ln.markets.spots]
+    served = {v.spec.symbol: v.oracle_price for v in ln.markets.perps}
+    assert {s.symbol: s.oracle_price for s in snap.markets} == served
+    assert all(s.bid_price is not None for s in snap.markets)
     by_symbol = {s.symbol: s for s in snap.markets}
     pump = by_symbol["PUMP-PERP"].oracle_price
     assert pump is not None
     assert by_symbol["1KPUMP-PERP"].oracle_price == 1000 * pump
-    bonk = next(s for s in snap.spots if s.symbol == "Bonk").oracle_price  # spots keep case
-    assert bonk is not None
-    assert by_symbol["1MBONK-PERP"].oracle_price == 10**6 * bonk
-    served = {v.spec.symbol: v.oracle_price for v in localnet_mainnet.markets.perps}
-    assert {s.symbol: s.oracle_price for s in snap.markets} == served
-    assert [s.symbol for s in snap.spots][:2] == ["USDC", "SOL"]
-    assert all(s.oracle_price is not None for s in snap.spots)
-    # driftpy opens its program subscriptions after subscribe() returns (see STREAMER.md)
-    await wait_until(lambda: localnet_mainnet.stats_json()["subscriptions"]["program"] == 2)
-    localnet_mainnet.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=99))
-
-    client = source._client
-    assert client is not None
-
-    def funding() -> int | None:
-        market = client.get_perp_market_account(0)
-        return None if market is None else int(market.amm.last_funding_rate)
-
-    await wait_until(lambda: funding() == 99)
-    assert (await source.snapshot(int(time.time()))).markets[0].last_funding_rate == 99
-    assert source.health().running
-    source.check()  # fresh: no exception
+    stats = ln.stats_json()
+    assert "getProgramAccounts" not in stats["requests_per_method"]
+    followed = followed_accounts(ln)
+    await wait_until(lambda: ln.stats_json()["subscriptions"]["account"] == followed)
+    await wait_until(lambda: ln.stats_json()["subscriptions"]["slot"] == 1)
+    # 100 accounts a socket, plus the slot watch: 4 sockets for the 269 accounts
+    assert ln.stats_json()["ws_connections_open"] == -(-followed // 100) + 1
+    health = source.health()
+    assert health.running
+    assert health.markets == len(ln.markets.perps)
+    assert health.rpc_requests == ln.stats_json()["http_requests"]
+    ln.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=99))
+    await _until_snapshot(source, lambda s: s.markets[0].last_funding_rate == 99)
+    source.check()
     await source.stop()
-    await wait_until(lambda: localnet_mainnet.stats_json()["ws_connections_open"] == 0)
-    assert localnet_mainnet.stats_json()["subscriptions_active"] == 0
+    await wait_until(lambda: ln.stats_json()["ws_connections_open"] == 0)
+    assert ln.stats_json()["subscriptions_active"] == 0
     await source.stop()  # idempotent
 
 
-async def test_429_at_start_is_rpc_429_and_leaks_nothing(localnet: LocalnetServer) -> None:
-    """A rate-limited subscribe raises SourceError(kind=rpc_429); no socket stays open."""
-    await localnet.set_faults(
-        FaultRequest.model_validate({"rate_limit": {"requests": 2, "per_s": 60}})
-    )
+async def test_an_update_made_while_the_sockets_were_down_is_refetched(
+    localnet: LocalnetServer,
+) -> None:
+    """driftpy refetches nothing after a reconnect; this feed reads a socket's accounts
+    again once it has resubscribed, so a write made during the outage shows."""
     source = DriftSource(localnet.url)
+    await source.start()
+    try:
+        await localnet.set_faults(_faults(refuse_connections=True, drop_websockets=True))
+        await wait_until(lambda: localnet.pubsub.open_connections == 0)
+        localnet.markets.apply(MarketPatch(symbol="BTC-PERP", last_funding_rate=-4242))
+        assert localnet.stats_json()["subscriptions"]["account"] == 0  # nobody saw it
+        await localnet.set_faults(_faults(clear=True))
+        await _until_snapshot(source, lambda s: s.markets[1].last_funding_rate == -4242)
+        assert source.health().ws_reconnects >= 1
+    finally:
+        await source.stop()
+
+
+async def test_429s_are_retried_then_reported_and_leak_nothing(localnet: LocalnetServer) -> None:
+    """A provider that keeps answering 429: retried with backoff, then SourceError
+    (kind rpc_429); no socket stays open."""
+    await localnet.set_faults(_faults(rate_limit={"requests": 1, "per_s": 60}))
+    source = DriftSource(localnet.url, max_attempts=2)
     with pytest.raises(SourceError) as info:
         await source.start()
     assert info.value.kind == "rpc_429"
+    assert localnet.stats_json()["rate_limited"] == 2  # the second attempt was a retry
     await wait_until(lambda: localnet.stats_json()["ws_connections_open"] == 0)
     assert not source.health().running
 
@@ -92,67 +113,66 @@ async def test_stale_feed_is_detected() -> None:
             await source.stop()
 
 
-@pytest.mark.timeout(60)
-async def test_polling_loop_death_is_detected(localnet: LocalnetServer) -> None:
-    """Polling mode: a 429 storm kills driftpy's loop for good; check() notices."""
-    source = DriftSource(localnet.url, mode=SourceMode.POLLING, poll_interval_s=0.05)
-    await source.start()
-    try:
-        assert source.health().polling_alive is True
-        await localnet.set_faults(
-            FaultRequest.model_validate({"rate_limit": {"requests": 1, "per_s": 60}})
-        )
-        await wait_until(lambda: source.health().polling_alive is False, timeout=20)
-        with pytest.raises(SourceStaleError, match="polling loop"):
-            source.check()
-    finally:
-        await source.stop()
-
-
-def test_foreign_errors_are_classified() -> None:
-    """HTTP 429 -> rpc_429, other statuses -> rpc, timeouts -> timeout, decode -> decode."""
-    request = httpx.Request("POST", "http://x")
-
-    def status(code: int) -> Exception:
-        exc = RuntimeError("wrapped")
-        exc.__cause__ = httpx.HTTPStatusError("e", request=request, response=httpx.Response(code))
-        return exc
-
-    assert classify(status(429)).kind == "rpc_429"
-    assert classify(status(500)).kind == "rpc"
-    assert classify(TimeoutError()).kind == "timeout"
-    assert classify(KeyError(5)).kind == "decode"
-    assert classify(ConnectionRefusedError()).kind == "rpc"
-    too_many = ValueError("Error fetching perp markets: Too many requests for a specific RPC call")
-    assert classify(too_many).kind == "rpc_429"  # driftpy's own wording of a 429
-
-
 async def test_a_pass_recomputes_only_what_changed(localnet: LocalnetServer) -> None:
     """Two passes at the same second over the same accounts return the same state
     objects; a market whose account changed, or a later second, is computed anew."""
     source = DriftSource(localnet.url)
     await source.start()
     try:
-        await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2)
         now = int(time.time())
         first = await source.snapshot(now)
         again = await source.snapshot(now)
         assert all(a is b for a, b in zip(first.markets, again.markets, strict=True))
         localnet.markets.apply(MarketPatch(symbol="BTC-PERP", last_funding_rate=4242))
-
-        async def patched() -> bool:
-            snap = await source.snapshot(now)
-            return snap.markets[1].last_funding_rate == 4242
-
-        deadline = time.monotonic() + 10
-        while not await patched():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)  # driftpy stores the update on its own task
+        await _until_snapshot(source, lambda s: s.markets[1].last_funding_rate == 4242)
         changed = await source.snapshot(now)
         assert changed.markets[0] is again.markets[0]  # SOL-PERP untouched
         assert changed.markets[1] is not again.markets[1]
         later = await source.snapshot(now + 1)
         assert later.markets[0] is not changed.markets[0]
         assert later.markets[0].predicted_at == now + 1
+    finally:
+        await source.stop()
+
+
+async def test_a_subset_of_markets_and_unknown_names(localnet: LocalnetServer) -> None:
+    """DRIFT_MARKETS: only the named markets are followed; an unknown name is reported
+    with the valid ones, and the known ones still stream."""
+    source = DriftSource(localnet.url, markets={"sol-perp", "USDC", "NOPE-PERP"})
+    await source.start()
+    try:
+        snap = await source.snapshot(int(time.time()))
+        assert [m.symbol for m in snap.markets] == ["SOL-PERP"]
+        assert [s.symbol for s in snap.spots] == ["USDC"]
+        problem = source.health().problem
+        assert problem is not None
+        assert "NOPE-PERP" in problem
+        assert "BTC-PERP" in problem
+        # State, SOL-PERP, USDC and their two oracles: nothing of the other markets
+        await wait_until(lambda: localnet.stats_json()["subscriptions"]["account"] == 5)
+    finally:
+        await source.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_polling_mode_goes_stale_under_429s_and_recovers(localnet: LocalnetServer) -> None:
+    """Polling mode reads every account each period; while reads fail the feed's age
+    grows until check() says so; after the storm it reads again."""
+    source = DriftSource(
+        localnet.url, mode=SourceMode.POLLING, poll_interval_s=0.05, stale_after_s=1.0
+    )
+    await source.start()
+    try:
+        assert localnet.stats_json()["ws_connections_open"] == 0
+        localnet.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=7))
+        await _until_snapshot(source, lambda s: s.markets[0].last_funding_rate == 7)
+        await localnet.set_faults(_faults(rate_limit={"requests": 1, "per_s": 60}))
+        await wait_until(lambda: (source.health().slot_age_s or 0) > 1.0, timeout=30)
+        with pytest.raises(SourceStaleError):
+            source.check()
+        await localnet.set_faults(_faults(clear=True))
+        await wait_until(lambda: (source.health().slot_age_s or 9) < 1.0, timeout=40)
+        source.check()
+        assert source.health().polling_alive is True
     finally:
         await source.stop()

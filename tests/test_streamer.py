@@ -28,7 +28,7 @@ from streamer.settings import Settings
 from streamer.source import DriftSource
 from subscribers.client import DriftStreamClient
 from subscribers.presence import Presence
-from tests.drift_clients import wait_until
+from tests.drift_clients import feed_subscribed, wait_until
 from tests.fixtures_streamer import StartStreamer
 
 NET: Network = "local"
@@ -54,11 +54,10 @@ async def _value(kv: KeyValue, key: str) -> bytes | None:
 
 
 async def _running(app: Streamer, localnet: LocalnetServer) -> None:
-    """The streamer runs and its DriftClient's program subscriptions are in place:
-    driftpy subscribes its websockets after subscribe() returns, and refetches nothing,
-    so a change made in that gap would only show with the market's next change."""
+    """The streamer runs and its feed follows every account (the feed subscribes before
+    its first read, so a change after this shows)."""
     await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=40)
-    await wait_until(lambda: localnet.stats_json()["subscriptions"]["program"] == 2, timeout=10)
+    await wait_until(lambda: feed_subscribed(localnet), timeout=10)
 
 
 async def _wait_leader(*apps: Streamer) -> Streamer:
@@ -176,7 +175,7 @@ async def test_presence_drives_the_drift_client(
     assert app.consumers == 1
     funding_kv = await _kv(client, FUNDING_BUCKET)
     await wait_until_async(lambda: _value(funding_kv, f"{NET}.ETH-PERP"), within=10)
-    assert localnet.stats_json()["subscriptions"]["program"] == 2
+    assert feed_subscribed(localnet)
 
     crashed._stop_heartbeat()  # dies without deleting its key
     await wait_until(lambda: app.consumers == 0, timeout=10)
@@ -262,7 +261,7 @@ async def test_two_streamers_one_drift_client_and_takeover(
             await wait_until(
                 lambda: standby.consumers == 0 and standby.state is StreamerState.STANDBY, timeout=5
             )
-            assert localnet.stats_json()["subscriptions"]["program"] == 2  # one DriftClient
+            assert feed_subscribed(localnet)  # one feed
             epoch_before = decode(
                 FundingRate, (await funding_kv.get(f"{NET}.SOL-PERP")).value or b""
             ).epoch
@@ -272,9 +271,7 @@ async def test_two_streamers_one_drift_client_and_takeover(
             await wait_until(lambda: standby.state is StreamerState.RUNNING, timeout=20)
             takeover = time.perf_counter() - killed
             assert standby.epoch > epoch_before
-            await wait_until(
-                lambda: localnet.stats_json()["subscriptions"]["program"] == 2, timeout=10
-            )
+            await wait_until(lambda: feed_subscribed(localnet), timeout=10)
             localnet.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=777_000))
 
             async def taken_over() -> bool | None:

@@ -1,0 +1,175 @@
+"""Which accounts to follow: State, the markets it counts, and the oracles they name.
+
+No getProgramAccounts (many providers refuse it, and it is their most expensive call):
+State holds `number_of_markets` and `number_of_spot_markets`, and each market's address
+is a PDA of its index, so one getAccountInfo and one getMultipleAccounts per 100
+markets list them all, on any provider. A market missing on chain (a snapshot holding
+2 of 71 perp markets) is skipped and counted. `wanted` (DRIFT_MARKETS) keeps a subset,
+matched case-insensitively against perp and spot names; a name matching none is
+reported with the valid ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import driftpy
+from anchorpy.coder.coder import Coder
+from anchorpy_core.idl import Idl
+from driftpy.addresses import (
+    get_perp_market_public_key,
+    get_spot_market_public_key,
+    get_state_public_key,
+)
+from driftpy.constants.config import DRIFT_PROGRAM_ID
+from driftpy.decode.utils import decode_name
+from solders.pubkey import Pubkey
+
+from streamer.decode import variant
+from streamer.errors import SourceError
+from streamer.feed.rpc import RawAccount, RpcClient
+from streamer.feed.store import AccountStore
+
+__all__ = ["Catalog", "decode_account", "discover", "market_name", "parse_markets"]
+
+log = logging.getLogger("drift_stream.feed")
+_ACCOUNTS = Coder(
+    Idl.from_json((Path(driftpy.__path__[0]) / "idl" / "drift.json").read_text())
+).accounts
+_SIZES = {"State": 992, "PerpMarket": 1216, "SpotMarket": 776}
+_NO_ORACLE = str(Pubkey.default())
+
+
+def decode_account(kind: str, data: bytes) -> Any:
+    """A State, PerpMarket or SpotMarket account decoded with driftpy's IDL coder;
+    SourceError(kind="decode") when the bytes are not one."""
+    discriminator = _ACCOUNTS.acc_name_to_discriminator[kind]
+    if len(data) < _SIZES[kind] or data[:8] != discriminator:
+        raise SourceError(
+            f"not a {kind} account ({len(data)} bytes starting {data[:8].hex()})", kind="decode"
+        )
+    try:
+        return _ACCOUNTS.decode(data)
+    except Exception as exc:  # construct raises many types; all mean "does not decode"
+        raise SourceError(f"{kind} does not decode: {exc!r}"[:200], kind="decode") from exc
+
+
+def market_name(account: Any) -> str:
+    """A market's name as the streamer publishes it (Drift stores 32 padded bytes)."""
+    return str(decode_name(account.name)).strip()
+
+
+def parse_markets(text: str | None) -> frozenset[str] | None:
+    """`SOL-PERP, btc-perp,USDC` -> the names, upper case; None (all) for empty."""
+    if text is None:
+        return None
+    names = frozenset(n.strip().upper() for n in text.split(",") if n.strip())
+    return names or None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The accounts the feed follows."""
+
+    state: str
+    perps: dict[int, str]  # market index -> address, the streamed ones
+    spots: dict[int, str]
+    oracles: tuple[str, ...]
+    skipped: tuple[str, ...] = ()  # markets State counts that are missing on chain
+    unknown: tuple[str, ...] = ()  # wanted names that match no market
+    valid: tuple[str, ...] = field(default=(), repr=False)  # every market name on chain
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.state, *self.perps.values(), *self.spots.values(), *self.oracles]
+
+    def problem(self) -> str | None:
+        """The configuration error to report, if any."""
+        if not self.unknown:
+            return None
+        return f"unknown markets {', '.join(self.unknown)}; valid: {', '.join(self.valid)}"
+
+
+def oracle_keys(markets: Iterable[Any]) -> list[str]:
+    """The oracle accounts these decoded perp/spot markets read (QuoteAsset has none)."""
+    keys: list[str] = []
+    for market in markets:
+        holder = market.amm if hasattr(market, "amm") else market
+        if variant(holder.oracle_source) != "QuoteAsset" and str(holder.oracle) != _NO_ORACLE:
+            keys.append(str(holder.oracle))
+    return list(dict.fromkeys(keys))
+
+
+async def discover(
+    rpc: RpcClient,
+    store: AccountStore,
+    wanted: Collection[str] | None = None,
+    program_id: Pubkey = DRIFT_PROGRAM_ID,
+    seen: dict[str, tuple[RawAccount, int]] | None = None,
+) -> Catalog:
+    """Read State and every market it counts into `store`; the catalog to follow.
+    `seen`, when given, receives every account read as the RPC returned it."""
+    seen = {} if seen is None else seen
+    state_key = str(get_state_public_key(program_id))
+    raw, slot = await rpc.get_account(state_key)
+    if raw is None:
+        raise SourceError(f"no Drift State account at {state_key}", kind="rpc")
+    state = decode_account("State", raw.data)
+    store.put(state_key, slot, raw.data)
+    seen[state_key] = (raw, slot)
+    perp_keys = {
+        i: str(get_perp_market_public_key(program_id, i)) for i in range(state.number_of_markets)
+    }
+    spot_keys = {
+        i: str(get_spot_market_public_key(program_id, i))
+        for i in range(state.number_of_spot_markets)
+    }
+    read = await rpc.get_multiple([*perp_keys.values(), *spot_keys.values()], min_context_slot=slot)
+    perps: dict[int, tuple[str, Any]] = {}
+    spots: dict[int, tuple[str, Any]] = {}
+    skipped: list[str] = []
+    for kind, keys, found in (("PerpMarket", perp_keys, perps), ("SpotMarket", spot_keys, spots)):
+        for index, key in keys.items():
+            account, at = read[key]
+            if account is None:
+                skipped.append(f"{'perp' if kind == 'PerpMarket' else 'spot'} {index}")
+                continue
+            try:
+                decoded = decode_account(kind, account.data)
+            except SourceError as exc:
+                log.warning("%s %d at %s skipped: %s", kind, index, key, exc)
+                skipped.append(f"{'perp' if kind == 'PerpMarket' else 'spot'} {index}")
+                continue
+            store.put(key, at, account.data)
+            seen[key] = (account, at)
+            found[index] = (key, decoded)
+    if skipped:
+        log.warning(
+            "%d markets State counts are missing on chain: %s",
+            len(skipped),
+            ", ".join(skipped[:20]),
+            extra={"skipped": len(skipped)},
+        )
+    names = [market_name(m) for _, m in (*perps.values(), *spots.values())]
+    unknown: tuple[str, ...] = ()
+    if wanted is not None:
+        upper = {n.upper() for n in names}
+        unknown = tuple(sorted(n for n in wanted if n.upper() not in upper))
+        perps = {i: v for i, v in perps.items() if market_name(v[1]).upper() in wanted}
+        spots = {i: v for i, v in spots.items() if market_name(v[1]).upper() in wanted}
+    catalog = Catalog(
+        state=state_key,
+        perps={i: key for i, (key, _) in sorted(perps.items())},
+        spots={i: key for i, (key, _) in sorted(spots.items())},
+        oracles=tuple(oracle_keys(m for _, m in (*perps.values(), *spots.values()))),
+        skipped=tuple(skipped),
+        unknown=unknown,
+        valid=tuple(names),
+    )
+    if catalog.problem():
+        log.error("DRIFT_MARKETS: %s", catalog.problem(), extra={"unknown": list(unknown)})
+    return catalog

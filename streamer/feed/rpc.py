@@ -1,0 +1,281 @@
+"""A JSON-RPC client that gets along with any Solana RPC provider.
+
+Every request is paced (`streamer.feed.pacing`) under the provider's limits; an HTTP
+429 holds all requests back for its `Retry-After` (or a capped, jittered backoff when
+it names none) and is retried; timeouts, connection failures, 5xx and "node behind"
+answers are retried with backoff, up to `max_attempts`. `getMultipleAccounts` is sent
+in chunks of at most `max_keys` keys; a provider that answers HTTP 413 for a chunk
+teaches the client its cap (the chunk is halved until it passes, once). A method the
+provider refuses (HTTP 410, JSON-RPC -32601) raises `RpcRefused` at once. Errors are
+`SourceError`s with a kind; the URL is only ever shown redacted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from streamer.backoff import Backoff
+from streamer.errors import SourceError
+from streamer.feed.pacing import Pacer, PacingConfig
+from streamer.redact import redact_url
+
+__all__ = ["RawAccount", "RpcClient", "RpcRefused", "RpcStats"]
+
+log = logging.getLogger("drift_stream.rpc")
+_RETRIED_CODES = {-32005, -32016, -32004, -32014}  # node behind, minContextSlot, slot skipped
+_REFUSED_STATUS = {401, 403, 404, 405, 410}
+
+
+class RpcRefused(SourceError):
+    """The provider does not serve this method or these parameters (410, -32601)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="refused")
+
+
+class _TooLarge(Exception):
+    """HTTP 413 for a request: the caller splits it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawAccount:
+    """An account as the RPC returned it."""
+
+    data: bytes
+    owner: str
+    lamports: int
+    executable: bool
+    rent_epoch: int
+    space: int
+
+
+@dataclass(slots=True)
+class RpcStats:
+    requests: int = 0  # HTTP requests sent
+    retries: int = 0
+    rate_limited: int = 0  # HTTP 429 answers
+    too_large: int = 0  # HTTP 413 answers
+
+
+def _account(value: Any) -> RawAccount | None:
+    if value is None:
+        return None
+    try:
+        encoded, encoding = value["data"]
+        if encoding != "base64":
+            raise ValueError(f"encoding {encoding!r}")
+        data = base64.b64decode(encoded, validate=True)
+        return RawAccount(
+            data=data,
+            owner=str(value["owner"]),
+            lamports=int(value["lamports"]),
+            executable=bool(value["executable"]),
+            rent_epoch=int(value.get("rentEpoch", 0)),
+            space=int(value.get("space", len(data))),
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        message = f"RPC returned a malformed account: {exc!r}"[:200]
+        raise SourceError(message, kind="decode") from exc
+
+
+class RpcClient:
+    """Paced, retrying JSON-RPC over one HTTP connection pool; an async context manager."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pacing: PacingConfig | None = None,
+        max_keys: int = 100,
+        timeout_s: float = 15.0,
+        max_attempts: int = 6,
+        backoff_cap_s: float = 30.0,
+    ) -> None:
+        if not 1 <= max_keys <= 1000:
+            raise ValueError("max_keys must be between 1 and 1000")
+        self.url = url
+        self.pacer = Pacer(pacing)
+        self.max_keys = max_keys
+        self.stats = RpcStats()
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_cap = backoff_cap_s
+        self._http = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=4))
+        self._id = 0
+
+    async def __aenter__(self) -> RpcClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    # -- one call ----------------------------------------------------------------------
+    async def call(self, method: str, params: list[Any] | None = None) -> Any:
+        """The call's `result`; SourceError (or RpcRefused) once retries are spent."""
+        backoff = Backoff(base=0.25, cap=self._backoff_cap)
+        last: SourceError | None = None
+        for attempt in range(self._max_attempts):
+            if attempt:
+                self.stats.retries += 1
+            try:
+                return await self._once(method, params or [])
+            except _Retry as retry:
+                last = retry.error
+                wait = retry.after if retry.after is not None else backoff.next_delay()
+                self.pacer.hold(wait)
+                log.info(
+                    "%s: %s; retrying in %.2f s (attempt %d of %d)",
+                    method,
+                    retry.error,
+                    wait,
+                    attempt + 1,
+                    self._max_attempts,
+                    extra={"method": method, "kind": retry.error.kind},
+                )
+        assert last is not None
+        raise last
+
+    async def _once(self, method: str, params: list[Any]) -> Any:
+        await self.pacer.acquire(method)
+        self._id += 1
+        body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
+        self.stats.requests += 1
+        try:
+            response = await self._http.post(self.url, json=body)
+        except httpx.TimeoutException as exc:
+            raise _Retry(SourceError(f"{method} timed out", kind="timeout")) from exc
+        except httpx.TransportError as exc:
+            error = SourceError(f"RPC connection failed: {type(exc).__name__}", kind="rpc")
+            raise _Retry(error) from exc
+        status = response.status_code
+        if status == 429:
+            self.stats.rate_limited += 1
+            error = SourceError("RPC answered HTTP 429", kind="rpc_429")
+            raise _Retry(error, _retry_after(response.headers.get("retry-after")))
+        if status == 413:
+            self.stats.too_large += 1
+            raise _TooLarge(method)
+        if status in _REFUSED_STATUS:
+            raise RpcRefused(f"{method} refused: HTTP {status} {_text(response)}")
+        if status >= 500:
+            raise _Retry(SourceError(f"RPC answered HTTP {status}", kind="rpc"))
+        if status != 200:
+            raise SourceError(f"{method}: HTTP {status} {_text(response)}", kind="rpc")
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise _Retry(SourceError(f"{method}: the answer is not JSON", kind="rpc")) from exc
+        if not isinstance(answer, dict):
+            raise SourceError(f"{method}: the answer is not a JSON-RPC object", kind="rpc")
+        failure = answer.get("error")
+        if failure is not None:
+            raise _rpc_error(method, failure)
+        if "result" not in answer:
+            raise SourceError(f"{method}: the answer has no result", kind="rpc")
+        return answer["result"]
+
+    # -- accounts ----------------------------------------------------------------------
+    async def get_slot(self) -> int:
+        slot = await self.call("getSlot", [{"commitment": "confirmed"}])
+        if not isinstance(slot, int):
+            raise SourceError(f"getSlot returned {slot!r}", kind="rpc")
+        return slot
+
+    async def get_multiple(
+        self, keys: Sequence[str], *, min_context_slot: int | None = None
+    ) -> dict[str, tuple[RawAccount | None, int]]:
+        """Every key's account (None where none exists) and the context slot it was
+        read at. Batches after the first ask for `minContextSlot` = the newest slot
+        seen so far, so no batch is read from an older state than one before it."""
+        accounts: dict[str, tuple[RawAccount | None, int]] = {}
+        floor = min_context_slot
+        pending = list(dict.fromkeys(keys))
+        while pending:
+            chunk = pending[: self.max_keys]
+            config: dict[str, Any] = {"encoding": "base64", "commitment": "confirmed"}
+            if floor is not None:
+                config["minContextSlot"] = floor
+            try:
+                result = await self.call("getMultipleAccounts", [chunk, config])
+            except _TooLarge:
+                if len(chunk) == 1:
+                    raise SourceError("getMultipleAccounts of one key was too large") from None
+                self.max_keys = max(1, len(chunk) // 2)
+                log.warning(
+                    "the RPC caps getMultipleAccounts below %d keys: now %d a call",
+                    len(chunk),
+                    self.max_keys,
+                    extra={"max_keys": self.max_keys},
+                )
+                continue
+            slot, values = _context(result, "getMultipleAccounts")
+            if not isinstance(values, list) or len(values) != len(chunk):
+                raise SourceError("getMultipleAccounts answered the wrong number of accounts")
+            for key, value in zip(chunk, values, strict=True):
+                accounts[key] = (_account(value), slot)
+            floor = slot if floor is None else max(floor, slot)
+            pending = pending[len(chunk) :]
+        return accounts
+
+    async def get_account(self, key: str) -> tuple[RawAccount | None, int]:
+        result = await self.call("getAccountInfo", [key, {"encoding": "base64"}])
+        slot, value = _context(result, "getAccountInfo")
+        return _account(value), slot
+
+    def describe(self) -> str:
+        return redact_url(self.url)
+
+
+class _Retry(Exception):
+    def __init__(self, error: SourceError, after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.after = after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds; dates are not used by RPCs)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), 300.0)
+
+
+def _text(response: httpx.Response) -> str:
+    return response.text[:120].replace("\n", " ")
+
+
+def _rpc_error(method: str, error: Any) -> Exception:
+    code = error.get("code") if isinstance(error, dict) else None
+    message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+    text = f"{method}: JSON-RPC error {code}: {message[:160]}"
+    if code == -32601 or code == 410:
+        return RpcRefused(text)
+    if code == 429 or "too many requests" in message.lower():
+        return _Retry(SourceError(text, kind="rpc_429"))
+    if code in _RETRIED_CODES:
+        return _Retry(SourceError(text, kind="rpc"))
+    return SourceError(text, kind="rpc")
+
+
+def _context(result: Any, method: str) -> tuple[int, Any]:
+    try:
+        slot = result["context"]["slot"]
+        value = result["value"]
+    except (KeyError, TypeError) as exc:
+        raise SourceError(f"{method} answered without context and value", kind="rpc") from exc
+    if not isinstance(slot, int):
+        raise SourceError(f"{method} answered a non-integer slot", kind="rpc")
+    return slot, value
