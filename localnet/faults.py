@@ -1,8 +1,10 @@
 """Fault injection: what /admin/faults can switch on, and the public-RPC rate limiter.
 
 A fault request is a partial `FaultConfig`: the fields it names replace the current
-ones, the others stay. `{"clear": true}` switches everything off; `drop_websockets`
-is an action (close every socket now), not a state.
+ones, the others stay. `{"provider": NAME}` starts over from that provider profile
+(`localnet.providers`) and then applies the fields named beside it; `{"clear": true}`
+switches everything off; `drop_websockets` is an action (close every socket now), not
+a state.
 """
 
 from __future__ import annotations
@@ -11,11 +13,23 @@ import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-__all__ = ["FaultConfig", "FaultRequest", "MethodError", "RateLimit", "RateLimiter"]
+from localnet.providers import PROVIDERS
+
+__all__ = [
+    "FaultConfig",
+    "FaultRequest",
+    "GpaRefusal",
+    "MethodError",
+    "RateLimit",
+    "RateLimiter",
+    "provider_faults",
+]
+
+GpaRefusal = Literal["http-410", "method-not-found"]
 
 
 class RateLimit(BaseModel):
@@ -54,16 +68,36 @@ class MethodError(BaseModel):
 
 
 class FaultConfig(BaseModel):
-    """The faults in force."""
+    """The faults in force; `provider` names the profile they started from, if any."""
 
     model_config = ConfigDict(extra="forbid")
 
+    provider: str | None = None
     rate_limit: RateLimit | None = None
     max_connections: int | None = Field(default=None, ge=0)
     latency_ms: float = Field(default=0.0, ge=0, le=60_000)
     refuse_connections: bool = False
     errors: dict[str, MethodError] = Field(default_factory=dict)
     corrupt_accounts: bool = False
+    # provider refusals (localnet.refusals)
+    gpa_refusal: GpaRefusal | None = None
+    max_keys: int | None = Field(default=None, ge=1)
+    ws_lifetime_s: float | None = Field(default=None, gt=0, le=86_400)
+    max_subscriptions: int | None = Field(default=None, ge=0)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, name: str | None) -> str | None:
+        if name is not None and name not in PROVIDERS:
+            raise ValueError(f"unknown provider {name!r}: one of {', '.join(PROVIDERS)}")
+        return name
+
+
+def provider_faults(name: str) -> FaultConfig:
+    """The faults of provider profile `name` (ValueError naming the choices if unknown)."""
+    if name not in PROVIDERS:
+        raise ValueError(f"unknown provider {name!r}: one of {', '.join(PROVIDERS)}")
+    return FaultConfig.model_validate({**PROVIDERS[name], "provider": name})
 
 
 class FaultRequest(FaultConfig):
@@ -73,8 +107,13 @@ class FaultRequest(FaultConfig):
     drop_websockets: bool = False
 
     def merged_into(self, current: FaultConfig) -> FaultConfig:
-        base = FaultConfig() if self.clear else current
-        named = self.model_fields_set & set(FaultConfig.model_fields)
+        """The faults after this request: named fields over the profile, the cleared or
+        the current faults (in that order of precedence for the base)."""
+        if self.provider is not None:
+            base = provider_faults(self.provider)
+        else:
+            base = FaultConfig() if self.clear else current
+        named = self.model_fields_set & set(FaultConfig.model_fields) - {"provider"}
         return base.model_copy(update={name: getattr(self, name) for name in named})
 
 
