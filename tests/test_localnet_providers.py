@@ -6,6 +6,7 @@ Retry-After values are exact and nothing waits on the wall clock.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
@@ -20,6 +21,7 @@ from driftpy.constants.config import DRIFT_PROGRAM_ID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from localnet.cli import add_arguments, server_options
 from localnet.faults import FaultConfig, RateLimit, RateLimiter, provider_faults
 from localnet.markets import STATE_ADDRESS
 from localnet.providers import PROVIDERS
@@ -294,6 +296,24 @@ def test_every_profile_is_a_valid_fault_config() -> None:
     assert provider_faults("ws-churn").max_subscriptions == 100
     with pytest.raises(ValueError, match="unknown provider 'nope'"):
         LocalnetServer(preset="small", provider="nope")
+
+
+async def test_provider_option_applies_at_start() -> None:
+    """`--provider` reaches the server through server_options and is in force at start;
+    an unknown name is a usage error."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--preset", "small", "--port", "0", "--no-simulation", "--provider", "strict-429"]
+    )
+    async with LocalnetServer(**server_options(args)) as server:
+        assert server.faults == provider_faults("strict-429")
+        async with httpx.AsyncClient() as client:
+            got = await client.get(f"{server.url}/admin/faults")
+        assert got.json()["provider"] == "strict-429"
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["--provider", "nope"])
+    assert exc.value.code == 2
 
 
 @settings(max_examples=300, deadline=None)
