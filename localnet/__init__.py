@@ -16,7 +16,8 @@ websocket, polling and cached modes. JSON-RPC on `port`, pubsub websocket on
   "per_method": 40}}`, `{"latency_ms": 200}`, `{"drop_websockets": true}`,
   `{"refuse_connections": true}`, `{"max_connections": 40}`,
   `{"errors": {"getMultipleAccounts": {"code": -32005, "count": 3}}}`,
-  `{"corrupt_accounts": true}`, `{"clear": true}`.
+  `{"corrupt_accounts": true}`, `{"clear": true}`; provider profiles, e.g.
+  `{"provider": "capped", "max_keys": 3}` (`localnet.providers`, docs/LOCALNET.md).
 - `POST /admin/funding-update`: a funding update on every market now.
 
 Markets look like mainnet's (spreads, open interest, TWAPs, MM oracles, spot

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 from typing import Any
 
 from localnet.history import DEFAULT_MAX_VERSIONS, DEFAULT_WINDOW_SLOTS, HistoryConfig
 from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE
 from localnet.presets import PRESETS
+from localnet.providers import PROVIDERS
 from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
 
@@ -82,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser, *, port: int | None = 8899) -
         default=DEFAULT_MAX_VERSIONS,
         help="account versions kept per account at most (default: %(default)s)",
     )
+    parser.add_argument(
+        "--provider",
+        choices=list(PROVIDERS),
+        default=None,
+        help="behave like a kind of RPC provider (limits, refusals; docs/LOCALNET.md "
+        '"Provider profiles"); /admin/faults can change it later',
+    )
 
 
 def simulation_from_args(args: argparse.Namespace) -> SimulationConfig | None:
@@ -107,6 +116,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "history": HistoryConfig(
             window_slots=args.history_slots, max_versions=args.history_versions
         ),
+        "provider": args.provider,
     }
 
 
@@ -121,5 +131,13 @@ async def run(args: argparse.Namespace) -> None:
         print(f"localnet: {len(server.markets.perps)} perp markets ({args.preset} preset)")
         print(f"  JSON-RPC   {server.url}")
         print(f"  websocket  {server.ws_url}")
+        if args.provider is not None:
+            print(f"  provider   {args.provider}  ({_fault_summary(server)})")
         print(f"  admin      {server.url}/admin/stats  (Ctrl-C stops)", flush=True)
         await stop.wait()
+
+
+def _fault_summary(server: LocalnetServer) -> str:
+    """The provider's faults in force, as /admin/faults would set them."""
+    fields = server.faults.model_dump(exclude_defaults=True, exclude={"provider"})
+    return json.dumps(fields, separators=(",", ":"))

@@ -3,7 +3,8 @@
 The ledger calls `PubSub` synchronously on every write; each matching subscription's
 notification goes into its connection's queue, and one writer task per connection
 sends them in order. A connection that cannot keep up (queue full) is closed, as a
-real node drops a slow subscriber.
+real node drops a slow subscriber. Under the faults in force, subscribes may be refused
+(localnet.refusals) and connections closed after `ws_lifetime_s` (as of their opening).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from localnet.errors import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, RpcError
+from localnet.faults import FaultConfig
 from localnet.ledger import Account, Ledger, matches_filters
+from localnet.refusals import subscribe_refusal
 from localnet.stats import Stats
 
 __all__ = ["PubSub"]
@@ -26,6 +29,7 @@ __all__ = ["PubSub"]
 log = logging.getLogger("drift_stream.localnet")
 _QUEUE_LIMIT = 10_000
 _KINDS = {"accountSubscribe": "account", "programSubscribe": "program", "slotSubscribe": "slot"}
+_LIFETIME_CLOSE = 1001  # "going away": what a recycling load balancer or node sends
 
 
 @dataclass(eq=False)
@@ -53,6 +57,7 @@ class PubSub:
         self._subs: dict[int, _Subscription] = {}
         self._next_id = 1
         self._connections: set[_Connection] = set()
+        self.faults = FaultConfig()
         self.latency_s = 0.0
         self.corrupt = False
         self._removers = [ledger.on_account(self._on_account), ledger.on_slot(self._on_slot)]
@@ -78,10 +83,13 @@ class PubSub:
         self._stats.ws_connections_total += 1
         writer = asyncio.create_task(self._write(conn), name="localnet-ws-writer")
         try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                self._handle(conn, msg.data)
+            async with asyncio.timeout(self.faults.ws_lifetime_s):  # None: no deadline
+                async for msg in ws:
+                    if msg.type == WSMsgType.TEXT:
+                        self._handle(conn, msg.data)
+        except TimeoutError:
+            self._stats.ws_closed_lifetime += 1
+            await ws.close(code=_LIFETIME_CLOSE, message=b"localnet: connection lifetime reached")
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -144,6 +152,10 @@ class PubSub:
             raise RpcError(INVALID_PARAMS, "Invalid params: 'params' must be an array")
         self._stats.ws_calls[method] += 1
         if method in _KINDS:
+            refused = subscribe_refusal(self.faults, method, len(conn.subs))
+            if refused is not None:
+                self._stats.subscriptions_refused[method] += 1
+                raise refused
             return self._subscribe(conn, _KINDS[method], params)
         if method.endswith("Unsubscribe") and method.removesuffix("Unsubscribe") in _KINDS.values():
             if not params or not isinstance(params[0], int):

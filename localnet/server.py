@@ -14,20 +14,23 @@ import json
 import logging
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from localnet.admin import admin_routes
-from localnet.errors import INVALID_REQUEST, PARSE_ERROR, LocalnetError, RpcError
-from localnet.faults import FaultConfig, FaultRequest, RateLimiter
+from localnet.errors import LocalnetError
+from localnet.faults import FaultConfig, FaultRequest, provider_faults
 from localnet.history import HistoryConfig
+from localnet.http_rpc import HttpRpc
 from localnet.ledger import Ledger
 from localnet.markets import DriftMarkets
 from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE
 from localnet.presets import preset as load_preset
 from localnet.pubsub import PubSub
+from localnet.refusals import RATE_LIMITED_BODY
 from localnet.rpc import RpcMethods
 from localnet.simulation import MarketSimulator, SimulationConfig
 from localnet.stats import Stats
@@ -35,12 +38,6 @@ from localnet.stats import Stats
 __all__ = ["LocalnetServer"]
 
 log = logging.getLogger("drift_stream.localnet")
-_RATE_LIMITED = {
-    "jsonrpc": "2.0",
-    "id": None,
-    "error": {"code": 429, "message": "Too many requests for a specific RPC call"},
-}
-_MAX_BATCH = 1_000
 
 
 class _State(enum.Enum):
@@ -57,6 +54,8 @@ class LocalnetServer:
     `markets` or /admin/market and expect exactly them back). `mm_oracle_share` is
     about the share of perp markets with an MM oracle (default: the simulation's, or
     0.5 when still); `history` bounds the account versions kept for /admin/account.
+    `provider` names a provider profile (`localnet.providers`) applied at start;
+    `limiter_clock` is the rate limiter's clock (tests pass a fake one).
     """
 
     def __init__(
@@ -69,6 +68,8 @@ class LocalnetServer:
         simulation: SimulationConfig | None = None,
         mm_oracle_share: float | None = None,
         history: HistoryConfig | None = None,
+        provider: str | None = None,
+        limiter_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if slot_ms <= 0:
             raise ValueError("slot_ms must be positive")
@@ -76,6 +77,7 @@ class LocalnetServer:
             mm_oracle_share = simulation.mm_oracle_share if simulation else DEFAULT_MM_ORACLE_SHARE
         if not 0 <= mm_oracle_share <= 1:
             raise ValueError("mm_oracle_share must be between 0 and 1")
+        self._provider = None if provider is None else provider_faults(provider)
         self.host = host
         self._requested_port = port
         self.port = port or 0
@@ -88,7 +90,7 @@ class LocalnetServer:
         self.rpc = RpcMethods(self.ledger)
         self.pubsub = PubSub(self.ledger, self.stats)
         self.faults = FaultConfig()
-        self._limiter: RateLimiter | None = None
+        self.http_rpc = HttpRpc(self.rpc, self.stats, clock=limiter_clock)
         self.simulator = MarketSimulator(self.markets, simulation) if simulation else None
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -114,6 +116,8 @@ class LocalnetServer:
         if self._state is not _State.UNOPENED:
             raise RuntimeError("a LocalnetServer can be started only once")
         self._state = _State.OPENED
+        if self._provider is not None:
+            await self.set_faults(FaultRequest(provider=self._provider.provider))
         app = web.Application(client_max_size=4 << 20)
         app.add_routes(admin_routes(self))
         app.router.add_route("*", "/", self._root)
@@ -203,11 +207,8 @@ class LocalnetServer:
     async def set_faults(self, request: FaultRequest) -> FaultConfig:
         """Apply a fault request (the same as POST /admin/faults)."""
         self.faults = request.merged_into(self.faults)
-        limit = self.faults.rate_limit
-        if limit is None:
-            self._limiter = None
-        elif self._limiter is None or self._limiter.limit != limit:
-            self._limiter = RateLimiter(limit)
+        self.http_rpc.set_faults(self.faults)
+        self.pubsub.faults = self.faults
         self.pubsub.latency_s = self.faults.latency_ms / 1000
         self.rpc.corrupt = self.pubsub.corrupt = self.faults.corrupt_accounts
         if request.drop_websockets:
@@ -228,67 +229,21 @@ class LocalnetServer:
             if cap is not None and self.pubsub.open_connections >= cap:
                 self.stats.ws_refused += 1
                 self.stats.http_status[429] += 1
-                return web.json_response(_RATE_LIMITED, status=429)
+                return web.json_response(RATE_LIMITED_BODY, status=429)
             return await self.pubsub.serve(request)
         if request.method != "POST":
             return web.json_response({"error": "POST JSON-RPC to /"}, status=405)
         self.stats.http_requests += 1
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
-        status, body = self._answer(await request.read())
+        status, body, headers = self.http_rpc.answer(await request.read())
         self.stats.http_status[status] += 1
         return web.Response(
             body=json.dumps(body, separators=(",", ":")),
             status=status,
+            headers=headers,
             content_type="application/json",
         )
-
-    def _answer(self, raw: bytes) -> tuple[int, Any]:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            self.stats.rpc_errors[PARSE_ERROR] += 1
-            return 200, _error(None, RpcError(PARSE_ERROR, "Parse error: body is not JSON"))
-        calls = body if isinstance(body, list) else [body]
-        if not calls or len(calls) > _MAX_BATCH:
-            self.stats.rpc_errors[INVALID_REQUEST] += 1
-            return 200, _error(None, RpcError(INVALID_REQUEST, f"batch of {len(calls)} calls"))
-        methods = [str(c.get("method")) if isinstance(c, dict) else "?" for c in calls]
-        if self._limiter is not None and not self._limiter.admit(methods):
-            return 429, _RATE_LIMITED
-        answers = [self._answer_one(c, m) for c, m in zip(calls, methods, strict=True)]
-        return 200, answers if isinstance(body, list) else answers[0]
-
-    def _answer_one(self, call: object, method: str) -> dict[str, Any]:
-        rid = call.get("id") if isinstance(call, dict) else None
-        self.stats.rpc_calls[method] += 1
-        try:
-            if not isinstance(call, dict):
-                raise RpcError(INVALID_REQUEST, "Invalid request: each call must be an object")
-            injected = self.faults.errors.get(method)
-            if injected is not None:
-                self._consume_injected(method)
-                raise RpcError(injected.code, injected.message, injected.error_data())
-            return {
-                "jsonrpc": "2.0",
-                "result": self.rpc.call(call.get("method"), call.get("params")),
-                "id": rid,
-            }
-        except RpcError as exc:
-            self.stats.rpc_errors[exc.code] += 1
-            return _error(rid, exc)
-
-    def _consume_injected(self, method: str) -> None:
-        injected = self.faults.errors[method]
-        if injected.count is not None:
-            if injected.count <= 1:
-                self.faults.errors.pop(method)
-            else:
-                injected.count -= 1
-
-
-def _error(rid: object, exc: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": rid, "error": exc.to_json()}
 
 
 def _free_port(host: str) -> int:

@@ -23,6 +23,8 @@ class Stats:
     notifications: Counter[str] = field(default_factory=Counter)
     ws_connections_total: int = 0
     ws_refused: int = 0
+    ws_closed_lifetime: int = 0  # closed by the server at ws_lifetime_s
+    subscriptions_refused: Counter[str] = field(default_factory=Counter)  # by method
 
     def reset(self) -> None:
         fresh = Stats()
@@ -44,6 +46,8 @@ class Stats:
             "ws_connections_open": open_ws,
             "ws_connections_total": self.ws_connections_total,
             "ws_refused": self.ws_refused,
+            "ws_closed_lifetime": self.ws_closed_lifetime,
+            "subscriptions_refused": dict(self.subscriptions_refused),
             "subscriptions": subscriptions,
             "subscriptions_active": sum(subscriptions.values()),
         }

@@ -126,7 +126,7 @@ def test_any_call_gets_a_result_or_an_error(method: str, params: Any, batch: boo
     """Fuzz: any method and params get a JSON-RPC result or error, never an exception."""
     server = _SERVER
     call = {"jsonrpc": "2.0", "id": 9, "method": method, "params": params}
-    status, answer = server._answer(json.dumps([call] if batch else call).encode())
+    status, answer, _ = server.http_rpc.answer(json.dumps([call] if batch else call).encode())
     one = answer[0] if batch else answer
     assert status == 200
     assert ("result" in one) != ("error" in one)
@@ -135,7 +135,7 @@ def test_any_call_gets_a_result_or_an_error(method: str, params: Any, batch: boo
     json.dumps(answer)  # serialisable as sent
 
 
-_SERVER = LocalnetServer(preset="small")  # not started: _answer needs no sockets
+_SERVER = LocalnetServer(preset="small")  # not started: answering needs no sockets
 
 
 async def test_admin_market_rejects_bad_input(
