@@ -332,6 +332,11 @@ class Streamer:
             reconnects=self.reconnects,
             rpc_errors=self.rpc_errors,
             last_error=self.last_error,
+            markets_skipped=list(health.skipped) if health is not None else [],
+            unpriced_markets=list(health.unpriced) if health is not None else [],
+            config_error=health.problem if health is not None else None,
+            rpc_requests=health.rpc_requests if health is not None else 0,
+            rpc_rate_limited=health.rpc_rate_limited if health is not None else 0,
             version=__version__,
         )
 

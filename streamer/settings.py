@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # Client-side pacing of RPC requests (per second), under every provider profile.
     rpc_rate: float = Field(8.0, gt=0, le=10_000, validation_alias=_env("DRIFT_RPC_RATE"))
     rpc_method_rate: float = Field(
-        2.0, gt=0, le=10_000, validation_alias=_env("DRIFT_RPC_METHOD_RATE")
+        1.5, gt=0, le=10_000, validation_alias=_env("DRIFT_RPC_METHOD_RATE")
     )
     # Keys per getMultipleAccounts (a provider answering 413 lowers it on its own).
     rpc_max_keys: int = Field(100, ge=1, le=1000, validation_alias=_env("DRIFT_RPC_MAX_KEYS"))

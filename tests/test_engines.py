@@ -81,7 +81,7 @@ async def test_ten_engines_through_one_streamer(
     # one feed: State once, then batched reads (269 accounts, 100 a call)
     assert stats["requests_per_method"]["getAccountInfo"] == 1
     assert "getProgramAccounts" not in stats["requests_per_method"]
-    assert stats["ws_connections_total"] == 4  # 3 for the accounts, 1 for slots
+    assert stats["ws_connections_total"] == 5  # 4 for the 269 accounts, 1 for slots
 
 
 @pytest.mark.timeout(120)

@@ -608,6 +608,11 @@ STATUS = StreamerStatus(
     reconnects=1,
     rpc_errors=3,
     last_error="429 Too Many Requests",
+    markets_skipped=["perp 5"],
+    unpriced_markets=["SOL-PERP"],
+    config_error="unknown markets NOPE-PERP; valid: SOL-PERP",
+    rpc_requests=7,
+    rpc_rate_limited=1,
     version="0.1.0",
 )
 PRESENCE = ConsumerPresence(
@@ -799,6 +804,11 @@ WIRE_KEYS: dict[type[SchemaModel], set[str]] = {
         "reconnects",
         "rpc_errors",
         "last_error",
+        "markets_skipped",
+        "unpriced_markets",
+        "config_error",
+        "rpc_requests",
+        "rpc_rate_limited",
         "version",
     },
     ConsumerPresence: {"v", "consumer_id", "name", "network", "pid", "host", "started_ts", "ts"},

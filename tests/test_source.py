@@ -10,6 +10,7 @@ import pytest
 from localnet import FaultRequest, MarketPatch
 from localnet.server import LocalnetServer
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
+from streamer.feed.pacing import PacingConfig
 from streamer.source import DriftSource, SourceMode
 from tests.drift_clients import followed_accounts, wait_until
 
@@ -52,8 +53,14 @@ async def test_start_snapshot_stop_leaves_nothing_open(localnet_mainnet: Localne
     followed = followed_accounts(ln)
     await wait_until(lambda: ln.stats_json()["subscriptions"]["account"] == followed)
     await wait_until(lambda: ln.stats_json()["subscriptions"]["slot"] == 1)
-    # 100 accounts a socket, plus the slot watch: 4 sockets for the 269 accounts
-    assert ln.stats_json()["ws_connections_open"] == -(-followed // 100) + 1
+    # 100 accounts a socket: State and the 148 markets on 2, the 120 oracles on 2, and
+    # the slot watch's
+    assert ln.stats_json()["ws_connections_open"] == 5
+    assert stats["requests_per_method"] == {
+        "getSlot": 1,
+        "getAccountInfo": 1,
+        "getMultipleAccounts": 4,
+    }
     health = source.health()
     assert health.running
     assert health.markets == len(ln.markets.perps)
@@ -87,16 +94,33 @@ async def test_an_update_made_while_the_sockets_were_down_is_refetched(
 
 
 async def test_429s_are_retried_then_reported_and_leak_nothing(localnet: LocalnetServer) -> None:
-    """A provider that keeps answering 429: retried with backoff, then SourceError
-    (kind rpc_429); no socket stays open."""
-    await localnet.set_faults(_faults(rate_limit={"requests": 1, "per_s": 60}))
-    source = DriftSource(localnet.url, max_attempts=2)
+    """A provider that keeps answering 429 (here in the JSON-RPC body, with no
+    Retry-After): retried with backoff, then SourceError(kind rpc_429); no socket stays
+    open."""
+    too_many = {"code": 429, "message": "Too many requests for a specific RPC call"}
+    await localnet.set_faults(_faults(errors={"getAccountInfo": too_many}))
+    source = DriftSource(localnet.url, max_attempts=3)
     with pytest.raises(SourceError) as info:
         await source.start()
     assert info.value.kind == "rpc_429"
-    assert localnet.stats_json()["rate_limited"] == 2  # the second attempt was a retry
+    assert localnet.stats_json()["requests_per_method"]["getAccountInfo"] == 3
     await wait_until(lambda: localnet.stats_json()["ws_connections_open"] == 0)
     assert not source.health().running
+
+
+async def test_retry_after_is_honoured(localnet: LocalnetServer) -> None:
+    """HTTP 429 with Retry-After (2 requests a second here, the feed paced for more):
+    each refused request waits as told and then passes; start succeeds."""
+    await localnet.set_faults(_faults(rate_limit={"requests": 2, "per_s": 1}))
+    source = DriftSource(localnet.url, pacing=PacingConfig(rate=100, method_rate=100))
+    await source.start()
+    try:
+        limited = localnet.stats_json()["rate_limited"]
+        assert limited >= 1
+        assert source.health().rpc_rate_limited == limited
+        assert len((await source.snapshot(int(time.time()))).markets) == 3
+    finally:
+        await source.stop()
 
 
 async def test_stale_feed_is_detected() -> None:
@@ -166,12 +190,12 @@ async def test_polling_mode_goes_stale_under_429s_and_recovers(localnet: Localne
         assert localnet.stats_json()["ws_connections_open"] == 0
         localnet.markets.apply(MarketPatch(symbol="SOL-PERP", last_funding_rate=7))
         await _until_snapshot(source, lambda s: s.markets[0].last_funding_rate == 7)
-        await localnet.set_faults(_faults(rate_limit={"requests": 1, "per_s": 60}))
+        await localnet.set_faults(_faults(rate_limit={"requests": 1, "per_s": 3}))
         await wait_until(lambda: (source.health().slot_age_s or 0) > 1.0, timeout=30)
         with pytest.raises(SourceStaleError):
             source.check()
         await localnet.set_faults(_faults(clear=True))
-        await wait_until(lambda: (source.health().slot_age_s or 9) < 1.0, timeout=40)
+        await wait_until(lambda: (source.health().slot_age_s or 9) < 1.0, timeout=10)
         source.check()
         assert source.health().polling_alive is True
     finally:

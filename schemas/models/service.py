@@ -60,6 +60,16 @@ class StreamerStatus(WireModel):
     reconnects: U64 = 0
     rpc_errors: U64 = 0
     last_error: str | None = None
+    markets_skipped: list[str] = []
+    """Markets State counts that are missing on chain (e.g. `perp 5`), not streamed."""
+    unpriced_markets: list[str] = []
+    """Markets published without prices: their oracle account is missing."""
+    config_error: str | None = None
+    """A configuration problem, e.g. DRIFT_MARKETS names that match no market."""
+    rpc_requests: U64 = 0
+    """HTTP requests sent to the RPC by the running feed."""
+    rpc_rate_limited: U64 = 0
+    """HTTP 429 answers the running feed received (each honoured, then retried)."""
     version: str
 
 

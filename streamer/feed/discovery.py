@@ -12,7 +12,7 @@ reported with the valid ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,7 @@ class Catalog:
     skipped: tuple[str, ...] = ()  # markets State counts that are missing on chain
     unknown: tuple[str, ...] = ()  # wanted names that match no market
     valid: tuple[str, ...] = field(default=(), repr=False)  # every market name on chain
+    fresh: tuple[str, ...] = field(default=(), repr=False)  # read after being subscribed
 
     @property
     def keys(self) -> list[str]:
@@ -110,9 +111,14 @@ async def discover(
     wanted: Collection[str] | None = None,
     program_id: Pubkey = DRIFT_PROGRAM_ID,
     seen: dict[str, tuple[RawAccount, int]] | None = None,
+    before_read: Callable[[list[str]], Awaitable[None]] | None = None,
 ) -> Catalog:
     """Read State and every market it counts into `store`; the catalog to follow.
-    `seen`, when given, receives every account read as the RPC returned it."""
+
+    `seen`, when given, receives every account read as the RPC returned it. With every
+    market wanted, `before_read(keys)` (subscribing them) is awaited before State and
+    the markets are read, and the catalog's `fresh` names them: no update can fall
+    between that read and the subscription, so they need no second read."""
     seen = {} if seen is None else seen
     state_key = str(get_state_public_key(program_id))
     raw, slot = await rpc.get_account(state_key)
@@ -128,7 +134,19 @@ async def discover(
         i: str(get_spot_market_public_key(program_id, i))
         for i in range(state.number_of_spot_markets)
     }
-    read = await rpc.get_multiple([*perp_keys.values(), *spot_keys.values()], min_context_slot=slot)
+    market_keys = [*perp_keys.values(), *spot_keys.values()]
+    fresh: tuple[str, ...] = ()
+    if before_read is not None and wanted is None:
+        fresh = (state_key, *market_keys)
+        await before_read(list(fresh))
+    read = await rpc.get_multiple(
+        [state_key, *market_keys] if fresh else market_keys, min_context_slot=slot
+    )
+    if fresh and read[state_key][0] is not None:
+        state_raw, state_slot = read[state_key]
+        assert state_raw is not None
+        store.put(state_key, state_slot, state_raw.data)
+        seen[state_key] = (state_raw, state_slot)
     perps: dict[int, tuple[str, Any]] = {}
     spots: dict[int, tuple[str, Any]] = {}
     skipped: list[str] = []
@@ -169,6 +187,7 @@ async def discover(
         skipped=tuple(skipped),
         unknown=unknown,
         valid=tuple(names),
+        fresh=fresh,
     )
     if catalog.problem():
         log.error("DRIFT_MARKETS: %s", catalog.problem(), extra={"unknown": list(unknown)})

@@ -1,8 +1,9 @@
 """Client-side pacing: stay under a provider's request limits instead of hitting them.
 
-`Pacer` spaces requests at most `rate` per second overall and `method_rate` per second
-for each method (token buckets holding one second's worth, so a short burst passes),
-and holds every request back until a `Retry-After` the provider sent has passed.
+`Pacer` spaces requests at least 1/`rate` seconds apart overall and 1/`method_rate`
+apart for each method. No bursts: a provider counting requests in a sliding window of
+any length then never sees more than the rates allow. Every request is also held back
+until a `Retry-After` the provider sent has passed.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ __all__ = ["Pacer", "PacingConfig"]
 @dataclass(frozen=True, slots=True)
 class PacingConfig:
     """Requests per second, overall and per method (Solana's public RPC: 10 and 4;
-    strict free tiers: 10 and 2 for the heavy reads). The defaults fit both."""
+    strict free tiers: 10 and 2 for the heavy reads). The defaults stay under both,
+    with room for the jitter between our clock and the provider's window."""
 
     rate: float = 8.0
-    method_rate: float = 2.0
+    method_rate: float = 1.5
 
     def __post_init__(self) -> None:
         if not (0 < self.rate <= 10_000 and 0 < self.method_rate <= 10_000):
@@ -31,7 +33,7 @@ class PacingConfig:
 class _Bucket:
     def __init__(self, rate: float, now: float) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = 1.0
         self.tokens = self.capacity
         self.at = now
 
@@ -39,7 +41,7 @@ class _Bucket:
         """Seconds until one token is there (0: there is one now)."""
         self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
         self.at = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
 
 
 class Pacer:
@@ -66,7 +68,8 @@ class Pacer:
         bucket = self._methods.get(method)
         if bucket is None:
             bucket = self._methods[method] = _Bucket(self.config.method_rate, now)
-        return max(self._hold_until - now, self._all.wait_for(now), bucket.wait_for(now))
+        held = self._hold_until - now
+        return max(held if held > 1e-9 else 0.0, self._all.wait_for(now), bucket.wait_for(now))
 
     def take(self, method: str) -> None:
         """Spend one request of `method` (after `delay` said 0)."""

@@ -5,7 +5,8 @@ Every request is paced (`streamer.feed.pacing`) under the provider's limits; an 
 it names none) and is retried; timeouts, connection failures, 5xx and "node behind"
 answers are retried with backoff, up to `max_attempts`. `getMultipleAccounts` is sent
 in chunks of at most `max_keys` keys; a provider that answers HTTP 413 for a chunk
-teaches the client its cap (the chunk is halved until it passes, once). A method the
+teaches the client its cap: the limit its answer states, else half the chunk, until
+a chunk passes; later calls use that size. A method the
 provider refuses (HTTP 410, JSON-RPC -32601) raises `RpcRefused` at once. Errors are
 `SourceError`s with a kind; the URL is only ever shown redacted.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +43,23 @@ class RpcRefused(SourceError):
 
 
 class _TooLarge(Exception):
-    """HTTP 413 for a request: the caller splits it."""
+    """HTTP 413 for a request: the caller splits it. `text` is the answer's body."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+_CAP_HINT = re.compile(r"(?:at most|max(?:imum)?|limit(?: is)?|up to)\D{0,20}(\d+)", re.I)
+
+
+def _cap_hint(text: str, sent: int) -> int | None:
+    """A key limit the 413's text states ("at most 5 keys"), when below what was sent."""
+    match = _CAP_HINT.search(text)
+    if match is None:
+        return None
+    cap = int(match.group(1))
+    return cap if 1 <= cap < sent else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +181,7 @@ class RpcClient:
             raise _Retry(error, _retry_after(response.headers.get("retry-after")))
         if status == 413:
             self.stats.too_large += 1
-            raise _TooLarge(method)
+            raise _TooLarge(response.text[:500])
         if status in _REFUSED_STATUS:
             raise RpcRefused(f"{method} refused: HTTP {status} {_text(response)}")
         if status >= 500:
@@ -206,10 +224,10 @@ class RpcClient:
                 config["minContextSlot"] = floor
             try:
                 result = await self.call("getMultipleAccounts", [chunk, config])
-            except _TooLarge:
+            except _TooLarge as refused:
                 if len(chunk) == 1:
                     raise SourceError("getMultipleAccounts of one key was too large") from None
-                self.max_keys = max(1, len(chunk) // 2)
+                self.max_keys = _cap_hint(refused.text, len(chunk)) or max(1, len(chunk) // 2)
                 log.warning(
                     "the RPC caps getMultipleAccounts below %d keys: now %d a call",
                     len(chunk),

@@ -116,8 +116,7 @@ class DriftSource:
         try:
             async with asyncio.timeout(_START_TIMEOUT):
                 slot = await rpc.get_slot()
-                catalog = await discover(rpc, self._store, self._wanted)
-                self._catalog = catalog
+                stream: AccountStream | None = None
                 if self.mode is SourceMode.WEBSOCKET:
                     stream = self._stream = AccountStream(
                         get_ws_url(self._rpc_url),
@@ -125,9 +124,21 @@ class DriftSource:
                         self.read,
                         per_connection=self._per_socket,
                     )
-                    stream.add(catalog.keys)
-                    await stream.ready.wait()
-                await self.read(catalog.keys)  # after subscribing: no update falls between
+
+                async def subscribe(keys: list[str]) -> None:
+                    if stream is not None:
+                        stream.add(keys)
+                        await stream.ready.wait()
+
+                catalog = await discover(
+                    rpc, self._store, self._wanted, before_read=subscribe if stream else None
+                )
+                self._catalog = catalog
+                # polling: what discovery read is as fresh as the next poll makes it
+                done = set(catalog.fresh) if stream is not None else set(self._store)
+                rest = [k for k in catalog.keys if k not in done]
+                await subscribe(rest)
+                await self.read(rest)  # after subscribing: no update falls between
         except Exception as exc:
             await self.stop()
             if isinstance(exc, SourceError):

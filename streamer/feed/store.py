@@ -10,7 +10,7 @@ bytes reuses every decode and computed state). Decodes are cached per account ve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,9 @@ class AccountStore:
 
     def __len__(self) -> int:
         return len(self._versions)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._versions)
 
     def __contains__(self, key: object) -> bool:
         return key in self._versions
