@@ -78,5 +78,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's access log and nats' reconnect chatter are not events of ours.
+    # aiohttp's access log and httpx's line per request are not events of ours (and a
+    # request line would show the RPC URL); the feed logs what matters itself.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import nats
 import pytest
@@ -27,7 +27,7 @@ from streamer.source import DriftSource
 from subscribers.client import DriftStreamClient
 from tests.drift_clients import wait_until
 
-NET = "local"
+NET: Final = "local"
 TTL_PRICE, TTL_FUNDING = 2.0, 4.0
 PERPS, SPOTS = 85, 63
 

@@ -60,9 +60,9 @@ class StreamerStatus(WireModel):
     reconnects: U64 = 0
     rpc_errors: U64 = 0
     last_error: str | None = None
-    markets_skipped: list[str] = []
+    markets_skipped: list[str] = Field(default_factory=list)
     """Markets State counts that are missing on chain (e.g. `perp 5`), not streamed."""
-    unpriced_markets: list[str] = []
+    unpriced_markets: list[str] = Field(default_factory=list)
     """Markets published without prices: their oracle account is missing."""
     config_error: str | None = None
     """A configuration problem, e.g. DRIFT_MARKETS names that match no market."""

@@ -77,8 +77,8 @@ def _entry(key: str, account: RawAccount, slot: int) -> ManifestEntry:
 
 async def capture(
     rpc: RpcClient, wanted: frozenset[str] | None, network: str
-) -> tuple[dict[str, RawAccount], SnapshotManifest, tuple[str, ...]]:
-    """Read the accounts; (accounts, manifest, unknown names)."""
+) -> tuple[dict[str, RawAccount], SnapshotManifest, str | None]:
+    """Read the accounts; (accounts, manifest, the problem with `wanted` if any)."""
     with _Progress() as progress:
         seen: dict[str, tuple[RawAccount, int]] = {}
         catalog = await discover(rpc, AccountStore(), wanted, seen=seen)
@@ -108,7 +108,7 @@ async def capture(
         rpc=_host(rpc.url),
         skipped=list(catalog.skipped),
     )
-    return accounts, manifest, catalog.unknown
+    return accounts, manifest, catalog.problem()
 
 
 def _host(url: str) -> str:
@@ -122,9 +122,9 @@ async def run(args: argparse.Namespace, rpc_url: str, network: str, pacing: Paci
     wanted = parse_markets(args.markets)
     try:
         async with RpcClient(rpc_url, pacing=pacing) as rpc:
-            accounts, manifest, unknown = await capture(rpc, wanted, network)
-            if unknown:
-                raise SystemExit(f"drift-stream snapshot: unknown markets {', '.join(unknown)}")
+            accounts, manifest, problem = await capture(rpc, wanted, network)
+            if problem:
+                raise SystemExit(f"drift-stream snapshot: {problem}")
             write_snapshot(args.out, accounts, manifest, replace=args.force)
             requests, limited = rpc.stats.requests, rpc.stats.rate_limited
     except (SourceError, OSError) as exc:
