@@ -22,7 +22,14 @@ import binascii
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "MANIFEST_NAME",
@@ -40,8 +47,26 @@ SNAPSHOT_FORMAT = 1
 _U64_MAX = 2**64 - 1
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
+
+def _thirty_two_bytes(text: str) -> str:
+    """The key if its base58 text decodes to exactly 32 bytes (the alphabet and the
+    length, 32 to 44 characters, are checked before)."""
+    value = 0
+    for char in text:
+        value = value * 58 + _B58.index(char)
+    leading_zero_bytes = len(text) - len(text.lstrip("1"))  # each leading '1' is a 0 byte
+    size = leading_zero_bytes + (value.bit_length() + 7) // 8
+    if size != 32:
+        raise ValueError(f"not a public key: its base58 text decodes to {size} bytes, not 32")
+    return text
+
+
 # A base58 public key is 32 bytes: 32 to 44 characters of the base58 alphabet.
-Base58Key = Annotated[str, Field(min_length=32, max_length=44, pattern=f"^[{_B58}]+$")]
+Base58Key = Annotated[
+    str,
+    Field(min_length=32, max_length=44, pattern=f"^[{_B58}]+$"),
+    AfterValidator(_thirty_two_bytes),
+]
 U64 = Annotated[int, Field(ge=0, le=_U64_MAX)]
 
 
