@@ -3,12 +3,14 @@
 Every write goes through `Ledger.set_account`, which stamps the current slot, keeps
 the version in a bounded history (`account_at` reads an account as of a past slot)
 and tells the listeners (the pubsub side) synchronously, so a subscriber never
-misses a change.
+misses a change. `Ledger.load` fills an empty ledger at once (a snapshot), without
+notifications.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +20,18 @@ import base58
 from localnet.errors import INVALID_PARAMS, RpcError
 from localnet.history import AccountHistory, HistoryConfig
 
-__all__ = ["Account", "AccountListener", "Ledger", "SlotListener", "matches_filters"]
+__all__ = [
+    "DEFAULT_START_SLOT",
+    "RENT_EPOCH",
+    "Account",
+    "AccountListener",
+    "Ledger",
+    "SlotListener",
+    "matches_filters",
+]
 
-RENT_EPOCH = 18_446_744_073_709_551_615
+RENT_EPOCH = 18_446_744_073_709_551_615  # u64::MAX: rent-exempt, as every account is now
+DEFAULT_START_SLOT = 300_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,7 @@ class Account:
     lamports: int = 10_000_000
     executable: bool = False
     slot: int = 0  # the slot it was last written in
+    rent_epoch: int = RENT_EPOCH
 
     def to_json(
         self,
@@ -56,7 +68,7 @@ class Account:
             "executable": self.executable,
             "lamports": self.lamports,
             "owner": self.owner,
-            "rentEpoch": RENT_EPOCH,
+            "rentEpoch": self.rent_epoch,
             "space": len(self.data),
         }
 
@@ -105,7 +117,9 @@ class Ledger:
     """Accounts by base58 address, their recent versions, the current slot, and change
     listeners."""
 
-    def __init__(self, slot: int = 300_000_000, history: HistoryConfig | None = None) -> None:
+    def __init__(
+        self, slot: int = DEFAULT_START_SLOT, history: HistoryConfig | None = None
+    ) -> None:
         self.slot = slot
         self._accounts: dict[str, Account] = {}
         self.history = AccountHistory(history)
@@ -124,17 +138,38 @@ class Ledger:
         An account has one version per slot, as a validator's notifications give it: a
         second write to the same account in a slot moves the clock to the next slot
         first, so every version a subscriber sees is the one history keeps for its slot.
+        A write changes data and owner; lamports, executable and rent epoch stay.
         """
         key = str(address)
         previous = self._accounts.get(key)
-        if previous is not None and previous.slot >= self.slot:
-            self.advance_slot()
-        account = Account(data=data, owner=str(owner), slot=self.slot)
+        if previous is None:
+            account = Account(data=data, owner=str(owner), slot=self.slot)
+        else:
+            if previous.slot >= self.slot:
+                self.advance_slot()
+            account = dataclasses.replace(previous, data=data, owner=str(owner), slot=self.slot)
         self._accounts[key] = account
         self.history.record(key, account, self.slot)
         for listener in self._account_listeners:
             listener(key, account)
         return account
+
+    def load(self, accounts: Mapping[str, Account], slot: int) -> None:
+        """Fill an empty ledger with `accounts` as they are and set the clock to `slot`.
+
+        Each account keeps its own `slot` (when it was read; none may be after `slot`),
+        is recorded in the history, and no listener is told (nobody can be subscribed
+        to accounts that did not exist).
+        """
+        if self._accounts:
+            raise RuntimeError("Ledger.load needs an empty ledger")
+        late = [key for key, account in accounts.items() if account.slot > slot]
+        if late:
+            raise ValueError(f"accounts written after slot {slot}: {sorted(late)[:5]}")
+        self.slot = slot
+        for key, account in accounts.items():
+            self._accounts[key] = account
+            self.history.record(key, account, slot)
 
     def account_at(self, address: str, slot: int) -> Account | None:
         """The account as of `slot` (its last write in a slot <= `slot`); None if it did
