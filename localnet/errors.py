@@ -3,12 +3,13 @@
 LocalnetError
  ├── RpcError          a JSON-RPC call that gets an error answer (bad params, unknown method)
  ├── EncodingError     an account could not be encoded so that driftpy decodes it exactly
- └── AdminError        an /admin/ request that cannot be applied (unknown market, bad field)
+ ├── AdminError        an /admin/ request that cannot be applied (unknown market, bad field)
+ └── SnapshotError     a snapshot folder that cannot be served (the message names the file)
 """
 
 from __future__ import annotations
 
-__all__ = ["AdminError", "EncodingError", "LocalnetError", "RpcError"]
+__all__ = ["AdminError", "EncodingError", "LocalnetError", "RpcError", "SnapshotError"]
 
 # JSON-RPC 2.0 error codes, as a Solana node uses them.
 PARSE_ERROR = -32700
@@ -45,3 +46,10 @@ class EncodingError(LocalnetError):
 
 class AdminError(LocalnetError):
     """An admin request that names an unknown market or an invalid field."""
+
+
+class SnapshotError(LocalnetError):
+    """A snapshot folder that cannot be served: missing, malformed or inconsistent.
+
+    The message names the file and the problem; nothing of the folder is loaded.
+    """
