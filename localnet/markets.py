@@ -1,8 +1,10 @@
 """Drift's markets in the ledger: State, perp and spot markets, and their oracles.
 
 `DriftMarkets` keeps one mutable anchorpy object per market, so a change to a field
-re-encodes that account and the ledger notifies subscribers. Perp and spot accounts
-are shaped like mainnet's (see `localnet.perps`, `localnet.spots`); values are what
+re-encodes that account and the ledger notifies subscribers. It writes a preset's
+accounts, or adopts a snapshot's as they are (`DriftMarkets.adopt`, `localnet.adopt`).
+Preset perp and spot accounts are shaped like mainnet's (see `localnet.perps`,
+`localnet.spots`); values are what
 driftpy and the SDK read back exactly: oracle price (1e6), funding fields (1e9),
 TWAPs (1e6). Each oracle write advances that oracle's publish time (its sequence id).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from driftpy.addresses import get_drift_client_signer_public_key, get_state_public_key
@@ -24,10 +26,11 @@ from localnet.ledger import Ledger
 from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE, MmOracle, OracleReading
 from localnet.oracles import encode_oracle, multiplier, oracle_price, sequence_id
 from localnet.patches import MarketPatch, SpotPatch, set_perp_fields, set_spot_fields
-from localnet.perps import PerpProfile, new_perp_account, perp_profile
+from localnet.perp_view import PerpView
+from localnet.perps import new_perp_account, perp_profile
 from localnet.presets import PerpSpec, Preset, SpotSpec
 from localnet.spots import SpotView, new_spot_account
-from localnet.variants import STATUSES, status_name, tier_name
+from localnet.variants import STATUSES, status_name
 
 __all__ = ["STATE_ADDRESS", "STATUSES", "DriftMarkets", "MarketPatch", "PerpView", "status_name"]
 
@@ -35,59 +38,9 @@ STATE_ADDRESS = get_state_public_key(DRIFT_PROGRAM_ID)
 _PERCENT = 10**6  # PERCENTAGE_PRECISION
 
 
-@dataclass(slots=True)
-class PerpView:
-    """What localnet currently serves for one perp market."""
-
-    spec: PerpSpec
-    profile: PerpProfile
-    account: Any  # the anchorpy PerpMarket object, mutated in place
-    oracle_price: int
-    address: Pubkey
-
-    def to_json(self) -> dict[str, Any]:
-        amm = self.account.amm
-        h = amm.historical_oracle_data
-        return {
-            "market_index": self.spec.market_index,
-            "symbol": self.spec.symbol,
-            "address": str(self.address),
-            "oracle": str(self.spec.oracle),
-            "oracle_source": str(self.spec.oracle_source),
-            "oracle_price": self.oracle_price,
-            "status": status_name(self.account.status),
-            "contract_tier": tier_name(self.account.contract_tier),
-            "last_funding_rate": amm.last_funding_rate,
-            "last_funding_rate_long": amm.last_funding_rate_long,
-            "last_funding_rate_short": amm.last_funding_rate_short,
-            "last24h_avg_funding_rate": amm.last24h_avg_funding_rate,
-            "last_funding_rate_ts": amm.last_funding_rate_ts,
-            "last_funding_oracle_twap": amm.last_funding_oracle_twap,
-            "last_oracle_price_twap": h.last_oracle_price_twap,
-            "last_oracle_price_twap5min": h.last_oracle_price_twap5min,
-            "last_oracle_price_twap_ts": h.last_oracle_price_twap_ts,
-            "last_mark_price_twap": amm.last_mark_price_twap,
-            "last_mark_price_twap5min": amm.last_mark_price_twap5min,
-            "last_mark_price_twap_ts": amm.last_mark_price_twap_ts,
-            "last_bid_price_twap": amm.last_bid_price_twap,
-            "last_ask_price_twap": amm.last_ask_price_twap,
-            "funding_period": amm.funding_period,
-            "base_asset_amount_long": amm.base_asset_amount_long,
-            "base_asset_amount_short": amm.base_asset_amount_short,
-            "base_asset_amount_with_amm": amm.base_asset_amount_with_amm,
-            "curve_update_intensity": amm.curve_update_intensity,
-            "base_spread": amm.base_spread,
-            "max_spread": amm.max_spread,
-            "mm_oracle_mode": self.profile.mm.mode,
-            "mm_oracle_price": amm.mm_oracle_price,
-            "mm_oracle_slot": amm.mm_oracle_slot,
-            "mm_oracle_sequence_id": amm.mm_oracle_sequence_id,
-            "last_update_slot": amm.last_update_slot,
-        }
-
-
 class DriftMarkets:
-    """The Drift program's accounts for one preset, written into a ledger.
+    """The Drift program's accounts for one preset, written into a ledger (or a
+    snapshot's, adopted: see `adopt`).
 
     `now` fixes the timestamps of the first accounts (default: the clock), so the same
     preset and `now` give the same bytes. `mm_oracle_share` is about the share of
@@ -102,6 +55,54 @@ class DriftMarkets:
         now: int | None = None,
         mm_oracle_share: float = DEFAULT_MM_ORACLE_SHARE,
     ) -> None:
+        self._attach(ledger, preset, {})
+        ts = int(time.time()) if now is None else now
+        self._write_state()
+        for spec in preset.perps:
+            profile = perp_profile(spec, mm_oracle_share)
+            account = new_perp_account(spec, profile, ts=ts)
+            self._add(PerpView(spec, profile, account, spec.price, account.pubkey))
+        for s in preset.spots:
+            spot = new_spot_account(s, ts=ts)
+            self._add(SpotView(s, spot, s.price, spot.pubkey))
+        for key, users in self._users.items():
+            first = users[0]
+            scale = multiplier(self._canonical[key][0]) // multiplier(first.spec.oracle_source)
+            self._set_oracle(key, first.spec.price * scale, ts)
+        for view in self.perps:
+            self._post_mm(view, view.profile.mm.quote(self.oracle_reading(view)))
+            self._write_perp(view)
+        for spot_view in self.spots:
+            self._write_spot(spot_view)
+
+    @classmethod
+    def adopt(
+        cls,
+        ledger: Ledger,
+        name: str,
+        perps: Sequence[PerpView],
+        spots: Sequence[SpotView],
+        oracle_frames: Mapping[str, tuple[str, int]],
+    ) -> DriftMarkets:
+        """Markets over accounts already in the ledger (a snapshot's); nothing is written.
+
+        Each view holds its account decoded from the ledger's bytes. `oracle_frames`
+        gives each oracle's owner and size as found: an oracle write keeps both (the
+        data zero-padded to that size), so only the price fields change.
+        """
+        markets = cls.__new__(cls)
+        specs = Preset(name, tuple(v.spec for v in perps), tuple(v.spec for v in spots))
+        markets._attach(ledger, specs, oracle_frames)
+        views: tuple[PerpView | SpotView, ...] = (*perps, *spots)
+        for view in views:
+            markets._add(view)
+        for key in markets._users:
+            markets._published[key] = (ledger.slot, 0)
+        return markets
+
+    def _attach(
+        self, ledger: Ledger, preset: Preset, oracle_frames: Mapping[str, tuple[str, int]]
+    ) -> None:
         self._ledger = ledger
         self.preset = preset
         self._perps: dict[int, PerpView] = {}
@@ -114,35 +115,22 @@ class DriftMarkets:
         self._canonical: dict[str, tuple[Any, int]] = {}
         self._users: dict[str, list[PerpView | SpotView]] = {}
         self._published: dict[str, tuple[int, int]] = {}  # oracle -> (slot, publish time us)
+        self._frames = dict(oracle_frames)  # oracle -> (owner, size) to keep
         specs: tuple[PerpSpec | SpotSpec, ...] = (*preset.perps, *preset.spots)
         for m in specs:
             known = self._canonical.get(str(m.oracle))
             if known is None or multiplier(m.oracle_source) > multiplier(known[0]):
                 self._canonical[str(m.oracle)] = (m.oracle_source, m.market_index)
-        ts = int(time.time()) if now is None else now
-        self._write_state()
-        for spec in preset.perps:
-            profile = perp_profile(spec, mm_oracle_share)
-            account = new_perp_account(spec, profile, ts=ts)
-            view = PerpView(spec, profile, account, spec.price, account.pubkey)
-            self._perps[spec.market_index] = view
-            self._by_symbol[spec.symbol.upper()] = spec.market_index
-            self._users.setdefault(str(spec.oracle), []).append(view)
-        for s in preset.spots:
-            spot = new_spot_account(s, ts=ts)
-            spot_view = SpotView(s, spot, s.price, spot.pubkey)
-            self._spots[s.market_index] = spot_view
-            self._spot_by_symbol[s.symbol.upper()] = s.market_index
-            self._users.setdefault(str(s.oracle), []).append(spot_view)
-        for key, users in self._users.items():
-            first = users[0]
-            scale = multiplier(self._canonical[key][0]) // multiplier(first.spec.oracle_source)
-            self._set_oracle(key, first.spec.price * scale, ts)
-        for view in self.perps:
-            self._post_mm(view, view.profile.mm.quote(self.oracle_reading(view)))
-            self._write_perp(view)
-        for spot_view in self.spots:
-            self._write_spot(spot_view)
+
+    def _add(self, view: PerpView | SpotView) -> None:
+        index, symbol = view.spec.market_index, view.spec.symbol.upper()
+        if isinstance(view, PerpView):
+            self._perps[index] = view
+            self._by_symbol[symbol] = index
+        else:
+            self._spots[index] = view
+            self._spot_by_symbol[symbol] = index
+        self._users.setdefault(str(view.spec.oracle), []).append(view)
 
     # -- reading -----------------------------------------------------------------
     @property
@@ -188,7 +176,11 @@ class DriftMarkets:
             market_index=market_index,
             publish_us=publish_us,
         )
-        self._ledger.set_account(Pubkey.from_string(key), account.data, account.owner)
+        data, owner = account.data, str(account.owner)
+        if key in self._frames:
+            owner, size = self._frames[key]
+            data = data.ljust(size, b"\0")
+        self._ledger.set_account(Pubkey.from_string(key), data, owner)
         self._published[key] = (slot, publish_us)
         for user in self._users[key]:
             user.oracle_price = oracle_price(account.data, user.spec.oracle_source)

@@ -16,11 +16,13 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from localnet.admin import admin_routes
+from localnet.adopt import adopt_markets
 from localnet.errors import LocalnetError
 from localnet.faults import FaultConfig, FaultRequest, provider_faults
 from localnet.history import HistoryConfig
@@ -33,6 +35,7 @@ from localnet.pubsub import PubSub
 from localnet.refusals import RATE_LIMITED_BODY
 from localnet.rpc import RpcMethods
 from localnet.simulation import MarketSimulator, SimulationConfig
+from localnet.snapshot import load_snapshot
 from localnet.stats import Stats
 
 __all__ = ["LocalnetServer"]
@@ -56,6 +59,12 @@ class LocalnetServer:
     0.5 when still); `history` bounds the account versions kept for /admin/account.
     `provider` names a provider profile (`localnet.providers`) applied at start;
     `limiter_clock` is the rate limiter's clock (tests pass a fake one).
+
+    `snapshot` serves a snapshot folder instead of a preset (`preset` and
+    `mm_oracle_share` then do not apply): the ledger holds exactly its accounts, as
+    captured, and the slot clock starts at its manifest's `max_slot`. Its markets are
+    adopted (`localnet.adopt`), so `simulation` and /admin/ work on them; `warnings`
+    says what the folder lacks. A bad folder raises `SnapshotError` here.
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class LocalnetServer:
         history: HistoryConfig | None = None,
         provider: str | None = None,
         limiter_clock: Callable[[], float] = time.monotonic,
+        snapshot: Path | None = None,
     ) -> None:
         if slot_ms <= 0:
             raise ValueError("slot_ms must be positive")
@@ -82,10 +92,18 @@ class LocalnetServer:
         self._requested_port = port
         self.port = port or 0
         self.slot_ms = slot_ms
-        self.ledger = Ledger(history=history)
-        self.markets = DriftMarkets(
-            self.ledger, load_preset(preset), mm_oracle_share=mm_oracle_share
-        )
+        self.snapshot = None if snapshot is None else load_snapshot(snapshot)
+        self.warnings: list[str] = []
+        if self.snapshot is None:
+            self.ledger = Ledger(history=history)
+            self.markets = DriftMarkets(
+                self.ledger, load_preset(preset), mm_oracle_share=mm_oracle_share
+            )
+        else:
+            self.ledger = Ledger(self.snapshot.start_slot, history=history)
+            self.ledger.load(self.snapshot.accounts, self.snapshot.start_slot)
+            self.markets, adopted = adopt_markets(self.ledger, self.snapshot)
+            self.warnings = [*self.snapshot.warnings, *adopted]
         self.stats = Stats()
         self.rpc = RpcMethods(self.ledger)
         self.pubsub = PubSub(self.ledger, self.stats)
