@@ -18,7 +18,8 @@ nothing is loaded. What is checked (see `localnet.snapshot_checks`):
   markets share an index.
 
 A market whose oracle account is missing, or does not read with the market's oracle
-source, still loads, with a warning (logged at WARNING) naming the market and oracle.
+source, still loads, with a warning (logged at WARNING) naming the market and oracle
+(and one more: driftpy's websocket DriftClient cannot subscribe to such a snapshot).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ __all__ = ["Snapshot", "SnapshotMarket", "load_snapshot"]
 
 log = logging.getLogger("drift_stream.localnet")
 _DRIFT = str(DRIFT_PROGRAM_ID)
+# driftpy 0.8.89's find_all_market_and_oracles drops the oracles getMultipleAccounts
+# answers null for, then pairs the rest with the wrong oracle sources and fails.
+_WEBSOCKET_CLIENTS = (
+    "driftpy's websocket DriftClient (find-all mode, the streamer's default) cannot "
+    "subscribe while a market's oracle is missing; use polling mode (drift-stream up "
+    "--mode polling) or add the oracle accounts"
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ def load_snapshot(folder: Path | str) -> Snapshot:
         )
     perps = _markets(files, kinds, decoded, accounts, "PerpMarket", warnings)
     spots = _markets(files, kinds, decoded, accounts, "SpotMarket", warnings)
+    if any(m.oracle not in accounts for m in (*perps, *spots)):
+        warnings.append(_WEBSOCKET_CLIENTS)
     for warning in warnings:
         log.warning("snapshot %s: %s", root, warning)
     return Snapshot(root, accounts, manifest, warnings, kinds, perps, spots, start)

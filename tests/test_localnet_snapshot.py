@@ -165,7 +165,8 @@ async def test_missing_oracles_warn_and_stay_out_of_the_simulation(
     }
     assert server.snapshot is not None
     assert server.warnings == server.snapshot.warnings  # nothing else was left out
-    assert len(server.warnings) == len(missing)
+    assert len(server.warnings) == len(missing) + 1
+    assert "websocket DriftClient" in server.warnings[-1]
     for label, oracle in missing.items():
         assert any(label in w and oracle in w for w in server.warnings), label
         assert any(r.levelno == logging.WARNING and label in r.getMessage() for r in caplog.records)
