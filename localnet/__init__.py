@@ -21,10 +21,11 @@ websocket, polling and cached modes. JSON-RPC on `port`, pubsub websocket on
 - `POST /admin/funding-update`: a funding update on every market now.
 
 Markets look like mainnet's (spreads, open interest, TWAPs, MM oracles, spot
-balances): see docs/LOCALNET.md.
+balances): see docs/LOCALNET.md. `LocalnetServer(snapshot=DIR)` serves a snapshot
+folder instead (`load_snapshot` checks it; docs/LOCALNET.md "Serving a snapshot").
 """
 
-from localnet.errors import AdminError, EncodingError, LocalnetError, RpcError
+from localnet.errors import AdminError, EncodingError, LocalnetError, RpcError, SnapshotError
 from localnet.faults import FaultConfig, FaultRequest, RateLimit
 from localnet.history import HistoryConfig, NotKept
 from localnet.markets import DriftMarkets, PerpView
@@ -33,6 +34,7 @@ from localnet.patches import MarketPatch, SpotPatch
 from localnet.presets import PRESETS, Preset, preset
 from localnet.server import LocalnetServer
 from localnet.simulation import MarketSimulator, SimulationConfig
+from localnet.snapshot import Snapshot, load_snapshot
 from localnet.spots import SpotView
 
 __all__ = [
@@ -56,7 +58,10 @@ __all__ = [
     "RateLimit",
     "RpcError",
     "SimulationConfig",
+    "Snapshot",
+    "SnapshotError",
     "SpotPatch",
     "SpotView",
+    "load_snapshot",
     "preset",
 ]

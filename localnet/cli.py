@@ -1,4 +1,9 @@
-"""`drift-stream localnet`: run localnet standalone until Ctrl-C."""
+"""`drift-stream localnet`: run localnet standalone until Ctrl-C.
+
+`--snapshot DIR` serves a snapshot folder instead of a preset; its prices and funding
+stay as captured unless `--simulate` is given too. Without `--snapshot`, `--simulate`
+changes nothing: a preset simulates unless `--no-simulation`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import asyncio
 import json
 import signal
+from pathlib import Path
 from typing import Any
 
 from localnet.history import DEFAULT_MAX_VERSIONS, DEFAULT_WINDOW_SLOTS, HistoryConfig
@@ -15,7 +21,7 @@ from localnet.providers import PROVIDERS
 from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
 
-__all__ = ["add_arguments", "run", "server_options", "simulation_from_args"]
+__all__ = ["add_arguments", "describe", "run", "server_options", "simulation_from_args"]
 
 
 def _share(text: str) -> float:
@@ -91,10 +97,24 @@ def add_arguments(parser: argparse.ArgumentParser, *, port: int | None = 8899) -
         help="behave like a kind of RPC provider (limits, refusals; docs/LOCALNET.md "
         '"Provider profiles"); /admin/faults can change it later',
     )
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve this snapshot folder (account files, manifest.json) instead of --preset",
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="with --snapshot: move its prices and funding (a preset moves unless --no-simulation)",
+    )
 
 
 def simulation_from_args(args: argparse.Namespace) -> SimulationConfig | None:
-    if args.no_simulation:
+    """The simulation the options ask for: a preset's unless --no-simulation; a
+    snapshot's only with --simulate (and not --no-simulation)."""
+    if args.no_simulation or (args.snapshot is not None and not args.simulate):
         return None
     return SimulationConfig(
         price_interval_s=args.price_interval,
@@ -117,7 +137,25 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
             window_slots=args.history_slots, max_versions=args.history_versions
         ),
         "provider": args.provider,
+        "snapshot": args.snapshot,
     }
+
+
+def describe(server: LocalnetServer) -> str:
+    """What the server serves, in one line: the preset, or the snapshot."""
+    simulated = "simulated" if server.simulator is not None else "still"
+    if server.snapshot is None:
+        return (
+            f"{len(server.markets.perps)} perp markets ({server.markets.preset.name} preset, "
+            f"{simulated})"
+        )
+    moving = (
+        f"{simulated}: {len(server.markets.perps)} perp and {len(server.markets.spots)} "
+        "spot markets"
+        if server.simulator is not None
+        else "as captured"
+    )
+    return f"{server.snapshot.describe()}; {moving}"
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -128,7 +166,9 @@ async def run(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     server = LocalnetServer(**server_options(args))
     async with server:
-        print(f"localnet: {len(server.markets.perps)} perp markets ({args.preset} preset)")
+        print(f"localnet: {describe(server)}")
+        for warning in server.warnings:
+            print(f"  warning: {warning}")
         print(f"  JSON-RPC   {server.url}")
         print(f"  websocket  {server.ws_url}")
         if args.provider is not None:

@@ -312,7 +312,7 @@ async def _localnet(args: argparse.Namespace) -> None:
 
 
 async def _up(args: argparse.Namespace) -> None:
-    from localnet.cli import server_options
+    from localnet.cli import describe, server_options
     from localnet.server import LocalnetServer
     from streamer.auth import (
         generate_credentials,
@@ -323,6 +323,8 @@ async def _up(args: argparse.Namespace) -> None:
     from streamer.nats_server import NatsServer
 
     stop = await _stop_on_signal()
+    # Built (and a --snapshot folder checked) before anything starts.
+    served = LocalnetServer(**server_options(args)) if args.rpc_url is None else None
     store = args.store_dir.resolve()
     store.mkdir(parents=True, exist_ok=True)
     # Fresh random credentials each run; anonymous connections are refused.
@@ -353,11 +355,11 @@ async def _up(args: argparse.Namespace) -> None:
             flush=True,
         )
         rpc_url = args.rpc_url
-        if rpc_url is None:
-            localnet = await stack.enter_async_context(LocalnetServer(**server_options(args)))
+        if served is not None:
+            localnet = await stack.enter_async_context(served)
             print(
                 f"localnet     {localnet.url}  (websocket {localnet.ws_url}, "
-                f"{len(localnet.markets.perps)} perp markets, admin {localnet.url}/admin/stats)",
+                f"admin {localnet.url}/admin/stats)\n             {describe(localnet)}",
                 flush=True,
             )
             rpc_url = localnet.url
@@ -401,9 +403,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: one clear line, then exit 1
+        if _bad_input(exc):
+            print(f"drift-stream: {exc}", file=sys.stderr)
+            return 2
         log.error("drift-stream %s failed: %s", args.command, exc, exc_info=exc)
         return 1
     return 0
+
+
+def _bad_input(exc: Exception) -> bool:
+    """A file the user named that cannot be used (a bad --snapshot folder): their
+    mistake, said in one line with exit code 2, not a crash."""
+    from localnet.errors import SnapshotError  # only on this path: localnet is heavy
+
+    return isinstance(exc, SnapshotError)
 
 
 if __name__ == "__main__":
