@@ -3,10 +3,12 @@ JSON-RPC and websockets, the slot clock from the manifest, the simulation on top
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import shutil
+import sysconfig
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -317,3 +319,39 @@ def test_ledger_load_and_later_writes_keep_the_account_frame() -> None:
         ledger.load({}, 9)  # only an empty ledger
     with pytest.raises(ValueError, match="after slot 6"):
         Ledger().load({"K": loaded}, slot=6)
+
+
+@pytest.mark.timeout(120)
+async def test_a_captured_snapshot_is_served_back_exactly(
+    localnet_mainnet: LocalnetServer, tmp_path: Path
+) -> None:
+    """`drift-stream snapshot` of the mainnet preset, served by a second localnet: all
+    269 accounts byte for byte (owner, lamports, rent epoch too), every market adopted,
+    no warnings, and a websocket DriftClient reads every perp market from it."""
+    out = tmp_path / "snap"
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sysconfig.get_path("scripts")) / "drift-stream"),
+        "snapshot",
+        "--rpc-url",
+        localnet_mainnet.url,
+        "--out",
+        str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    text, _ = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, text.decode()
+    async with LocalnetServer(snapshot=out, slot_ms=50) as server:
+        assert server.warnings == []
+        assert len(server.ledger) == len(localnet_mainnet.ledger) == 269
+        for key, captured in server.snapshot.accounts.items() if server.snapshot else ():
+            original = localnet_mainnet.ledger.get(key)
+            assert original is not None
+            assert original.to_json() == captured.to_json(), key
+        assert len(server.markets.perps) == 85
+        assert len(server.markets.spots) == 63
+        async with drift_client(server.url, "websocket") as client:
+            for view in server.markets.perps:
+                market = client.get_perp_market_account(view.spec.market_index)
+                assert market is not None
+                assert decode_name(market.name).strip() == view.spec.symbol
