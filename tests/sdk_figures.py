@@ -20,15 +20,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+from schemas import FundingRate, MarketSnapshot, SpotMarketSnapshot
 from schemas.models.base import SchemaModel
+from streamer.models import funding_rate, market_snapshot, spot_snapshot
 from streamer.state import MarketState, SpotState
 
 __all__ = [
     "SdkDriftClient",
     "figure_state",
+    "funding_problems",
     "model_differences",
     "perp_state_of",
+    "price_problems",
     "spot_figure_state",
+    "spot_problems",
     "spot_state_of",
     "state_differences",
 ]
@@ -241,3 +246,27 @@ def model_differences(ours: SchemaModel | None, sdk: SchemaModel | None) -> list
         elif x != y:
             out.append(f"{key}: ours {x!r}, SDK {y!r}")
     return out
+
+
+def funding_problems(fig: dict[str, Any], rate: FundingRate) -> list[str]:
+    """Where a published FundingRate differs from the SDK's figure at its predicted_at."""
+    assert rate.predicted_at is not None
+    state = figure_state(fig, rate.predicted_at, due_ts=rate.next_funding_ts)
+    expected = funding_rate(state, network="local", slot=0, ts=0, epoch=0)
+    return [f"{rate.symbol} funding {d}" for d in model_differences(rate, expected)]
+
+
+def price_problems(fig: dict[str, Any], price: MarketSnapshot) -> list[str]:
+    """Where a published MarketSnapshot differs from the SDK's figure at its priced_at."""
+    assert price.priced_at is not None
+    expected = market_snapshot(
+        figure_state(fig, price.priced_at), network="local", slot=0, ts=0, epoch=0
+    )
+    return [f"{price.symbol} market {d}" for d in model_differences(price, expected)]
+
+
+def spot_problems(fig: dict[str, Any], spot: SpotMarketSnapshot) -> list[str]:
+    """Where a published SpotMarketSnapshot differs from the SDK's figure."""
+    state = spot_figure_state(fig, oracle=spot.oracle or "", oracle_source=spot.oracle_source or "")
+    expected = spot_snapshot(state, network="local", slot=0, ts=0, epoch=0)
+    return [f"{spot.symbol} spot {d}" for d in model_differences(spot, expected)]

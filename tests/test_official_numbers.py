@@ -31,13 +31,12 @@ from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
 from schemas import FundingRate, MarketSnapshot, SpotMarketSnapshot, StreamerState
 from streamer.app import Streamer
-from streamer.models import funding_rate, market_snapshot, spot_snapshot
 from streamer.nats_server import NatsServer
 from streamer.settings import Settings
 from streamer.source import DriftSource
 from subscribers.client import DriftStreamClient
 from tests.drift_clients import wait_until
-from tests.sdk_figures import SdkDriftClient, figure_state, model_differences, spot_figure_state
+from tests.sdk_figures import SdkDriftClient, funding_problems, price_problems, spot_problems
 
 PERPS, SPOTS = 85, 63
 Pipeline = tuple[LocalnetServer, DriftStreamClient]
@@ -99,27 +98,6 @@ async def _everything(
         await asyncio.sleep(0.1)  # the mirror has no "every market arrived" event
 
 
-def _funding_problems(fig: dict[str, Any], rate: FundingRate) -> list[str]:
-    assert rate.predicted_at is not None
-    state = figure_state(fig, rate.predicted_at, due_ts=rate.next_funding_ts)
-    expected = funding_rate(state, network="local", slot=0, ts=0, epoch=0)
-    return [f"{rate.symbol} funding {d}" for d in model_differences(rate, expected)]
-
-
-def _price_problems(fig: dict[str, Any], price: MarketSnapshot) -> list[str]:
-    assert price.priced_at is not None
-    expected = market_snapshot(
-        figure_state(fig, price.priced_at), network="local", slot=0, ts=0, epoch=0
-    )
-    return [f"{price.symbol} market {d}" for d in model_differences(price, expected)]
-
-
-def _spot_problems(fig: dict[str, Any], spot: SpotMarketSnapshot) -> list[str]:
-    state = spot_figure_state(fig, oracle=spot.oracle or "", oracle_source=spot.oracle_source or "")
-    expected = spot_snapshot(state, network="local", slot=0, ts=0, epoch=0)
-    return [f"{spot.symbol} spot {d}" for d in model_differences(spot, expected)]
-
-
 @pytest.mark.timeout(180)
 async def test_every_published_figure_equals_the_sdk_driftclient(still: Pipeline) -> None:
     """Prices still: the SDK's own DriftClient on the same localnet, at each value's
@@ -138,13 +116,13 @@ async def test_every_published_figure_equals_the_sdk_driftclient(still: Pipeline
     problems: list[str] = []
     for rate in funding.values():
         assert rate.predicted_at is not None
-        problems += _funding_problems(by_symbol[rate.predicted_at][rate.symbol], rate)
+        problems += funding_problems(by_symbol[rate.predicted_at][rate.symbol], rate)
     for price in prices.values():
         assert price.priced_at is not None
-        problems += _price_problems(by_symbol[price.priced_at][price.symbol], price)
+        problems += price_problems(by_symbol[price.priced_at][price.symbol], price)
     spot_figures = {f["symbol"]: f for f in next(iter(figures.values()))["spots"]}
     for spot in spots.values():
-        problems += _spot_problems(spot_figures[spot.symbol], spot)
+        problems += spot_problems(spot_figures[spot.symbol], spot)
     assert problems == []
     assert sum(p.mm_oracle_used for p in prices.values()) >= 10
     assert {"1MBONK-PERP", "1KPUMP-PERP"} <= set(prices)
@@ -221,9 +199,9 @@ async def test_every_value_received_while_prices_move_equals_the_sdk(moving: Pip
     problems: list[str] = []
     for value, fig in zip(values, figures, strict=True):
         if isinstance(value, FundingRate):
-            problems += _funding_problems(fig, value)
+            problems += funding_problems(fig, value)
         else:
-            problems += _price_problems(fig, value)
+            problems += price_problems(fig, value)
     used = sum(isinstance(v, MarketSnapshot) and v.mm_oracle_used for v in values)
     print(f"compared {len(values)} values ({len(versions)} account versions), {used} MM-priced")
     assert problems == []

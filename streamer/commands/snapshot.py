@@ -121,7 +121,8 @@ async def run(args: argparse.Namespace, rpc_url: str, network: str, pacing: Paci
     started = time.perf_counter()
     wanted = parse_markets(args.markets)
     try:
-        async with RpcClient(rpc_url, pacing=pacing) as rpc:
+        # a batch job: wait out any Retry-After a provider asks for (up to 5 minutes)
+        async with RpcClient(rpc_url, pacing=pacing, max_attempts=10, max_wait_s=300) as rpc:
             accounts, manifest, problem = await capture(rpc, wanted, network)
             if problem:
                 raise SystemExit(f"drift-stream snapshot: {problem}")

@@ -1,13 +1,14 @@
 """A JSON-RPC client that gets along with any Solana RPC provider.
 
-Every request is paced (`streamer.feed.pacing`) under the provider's limits; an HTTP
+Every request is paced (`streamer.feed.pacing`) under the provider's limits. An HTTP
 429 holds all requests back for its `Retry-After` (or a capped, jittered backoff when
-it names none) and is retried; timeouts, connection failures, 5xx and "node behind"
-answers are retried with backoff, up to `max_attempts`. `getMultipleAccounts` is sent
-in chunks of at most `max_keys` keys; a provider that answers HTTP 413 for a chunk
-teaches the client its cap: the limit its answer states, else half the chunk, until
-a chunk passes; later calls use that size. A method the
-provider refuses (HTTP 410, JSON-RPC -32601) raises `RpcRefused` at once. Errors are
+it names none) and is retried; so are timeouts, connection failures, 5xx and "node
+behind" answers, up to `max_attempts`. A wait longer than `max_wait_s` is not waited
+inline but raised, for the caller's own backoff (the streamer's supervisor).
+`getMultipleAccounts` is sent in chunks of at most `max_keys` keys; a provider that
+answers HTTP 413 teaches the client its cap: the limit its answer states, else half
+the chunk, until a chunk passes; later calls use that size. A method the provider
+refuses (HTTP 410, JSON-RPC -32601) raises `RpcRefused` at once. Errors are
 `SourceError`s with a kind; the URL is only ever shown redacted.
 """
 
@@ -115,6 +116,7 @@ class RpcClient:
         timeout_s: float = 15.0,
         max_attempts: int = 6,
         backoff_cap_s: float = 30.0,
+        max_wait_s: float = 10.0,
     ) -> None:
         if not 1 <= max_keys <= 1000:
             raise ValueError("max_keys must be between 1 and 1000")
@@ -124,6 +126,7 @@ class RpcClient:
         self.stats = RpcStats()
         self._max_attempts = max(1, max_attempts)
         self._backoff_cap = backoff_cap_s
+        self._max_wait = max_wait_s
         self._http = httpx.AsyncClient(timeout=timeout_s, limits=httpx.Limits(max_connections=4))
         self._id = 0
 
@@ -150,6 +153,10 @@ class RpcClient:
                 last = retry.error
                 wait = retry.after if retry.after is not None else backoff.next_delay()
                 self.pacer.hold(wait)
+                if wait > self._max_wait:  # the caller's own backoff takes it from here
+                    raise SourceError(
+                        f"{retry.error} (retry after {wait:.0f} s)", kind=retry.error.kind
+                    ) from None
                 log.info(
                     "%s: %s; retrying in %.2f s (attempt %d of %d)",
                     method,
