@@ -57,9 +57,8 @@ _DRIFT = str(DRIFT_PROGRAM_ID)
 # driftpy 0.8.89's find_all_market_and_oracles drops the oracles getMultipleAccounts
 # answers null for, then pairs the rest with the wrong oracle sources and fails.
 _WEBSOCKET_CLIENTS = (
-    "driftpy's websocket DriftClient (find-all mode, the streamer's default) cannot "
-    "subscribe while a market's oracle is missing; use polling mode (drift-stream up "
-    "--mode polling) or add the oracle accounts"
+    "driftpy's own websocket DriftClient (find-all mode) cannot subscribe while a "
+    "market's oracle is missing (the streamer can: it publishes that market unpriced)"
 )
 
 

@@ -150,7 +150,7 @@ class DriftSource:
             self._polled_slot, self._polled_at = slot, time.monotonic()
             self._poller = asyncio.create_task(self._poll(), name="feed-poll")
         log.info(
-            "Drift feed (%s) on %s: %d perp and %d spot markets, %d oracles in %.0f ms",
+            "Drift feed (%s) on %s, %d perp and %d spot markets, %d oracles in %.0f ms",
             self.mode.value,
             redact_url(self._rpc_url),
             len(catalog.perps),
