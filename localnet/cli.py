@@ -142,12 +142,15 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def describe(server: LocalnetServer) -> str:
-    """What the server serves, in one line: the preset, or the snapshot."""
+    """What the server serves, in one line: the preset or the snapshot, and the
+    provider profile it plays, if any."""
+    provider = server.faults.provider
+    played = "" if provider is None else f"; provider {provider}"
     simulated = "simulated" if server.simulator is not None else "still"
     if server.snapshot is None:
         return (
             f"{len(server.markets.perps)} perp markets ({server.markets.preset.name} preset, "
-            f"{simulated})"
+            f"{simulated}){played}"
         )
     moving = (
         f"{simulated}: {len(server.markets.perps)} perp and {len(server.markets.spots)} "
@@ -155,7 +158,7 @@ def describe(server: LocalnetServer) -> str:
         if server.simulator is not None
         else "as captured"
     )
-    return f"{server.snapshot.describe()}; {moving}"
+    return f"{server.snapshot.describe()}; {moving}{played}"
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -1,5 +1,6 @@
 """Snapshot folders for tests, built from the mainnet fixtures (tests/fixtures/mainnet).
 
+`run_snapshot(*args)` runs `drift-stream snapshot` as a subprocess (exit code, output).
 `write_small` writes a small valid snapshot: the State, SOL-PERP and the USDC spot
 market with their two oracles (five real mainnet accounts), with or without a
 manifest. `spl_token_account` builds a foreign-owned account (an SPL token account).
@@ -7,9 +8,11 @@ manifest. `spl_token_account` builds a foreign-owned account (an SPL token accou
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import shutil
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ __all__ = [
     "USDC_SPOT",
     "account_files",
     "fixture_doc",
+    "run_snapshot",
     "spl_token_account",
     "write_doc",
     "write_small",
@@ -53,6 +57,21 @@ USDC_ORACLE = "9VCioxmni2gDLv11qufWzT3RDERhQE4iY5Gf7NTfYyAV"
 SMALL = (STATE, SOL_PERP, SOL_ORACLE, USDC_SPOT, USDC_ORACLE)
 SMALL_MIN_SLOT, SMALL_MAX_SLOT = 409_000_000, 409_000_040
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+DRIFT_STREAM = str(Path(sysconfig.get_path("scripts")) / "drift-stream")
+
+
+async def run_snapshot(*args: str, timeout: float = 120) -> tuple[int, str]:
+    """`drift-stream snapshot ARGS` in a subprocess: its exit code and output."""
+    proc = await asyncio.create_subprocess_exec(
+        DRIFT_STREAM,
+        "snapshot",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
 
 
 def account_files(folder: Path = FIXTURES) -> list[Path]:

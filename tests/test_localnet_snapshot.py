@@ -3,12 +3,10 @@ JSON-RPC and websockets, the slot clock from the manifest, the simulation on top
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import shutil
-import sysconfig
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from tests.snapshot_folders import (
     SOL_ORACLE,
     TOKEN_PROGRAM,
     account_files,
+    run_snapshot,
     spl_token_account,
     write_doc,
 )
@@ -329,18 +328,10 @@ async def test_a_captured_snapshot_is_served_back_exactly(
     269 accounts byte for byte (owner, lamports, rent epoch too), every market adopted,
     no warnings, and a websocket DriftClient reads every perp market from it."""
     out = tmp_path / "snap"
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sysconfig.get_path("scripts")) / "drift-stream"),
-        "snapshot",
-        "--rpc-url",
-        localnet_mainnet.url,
-        "--out",
-        str(out),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    code, text = await run_snapshot(
+        "--rpc-url", localnet_mainnet.url, "--out", str(out), timeout=90
     )
-    text, _ = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode == 0, text.decode()
+    assert code == 0, text
     async with LocalnetServer(snapshot=out, slot_ms=50) as server:
         assert server.warnings == []
         assert len(server.ledger) == len(localnet_mainnet.ledger) == 269

@@ -26,6 +26,7 @@ import pytest_asyncio
 from driftpy.addresses import get_perp_market_public_key
 from driftpy.constants.config import DRIFT_PROGRAM_ID
 
+from localnet.history import HistoryConfig
 from localnet.markets import STATE_ADDRESS
 from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
@@ -77,7 +78,12 @@ async def still(nats: NatsServer) -> AsyncIterator[Pipeline]:
 @pytest_asyncio.fixture
 async def moving(nats: NatsServer) -> AsyncIterator[Pipeline]:
     simulation = SimulationConfig(price_interval_s=0.4, funding_interval_s=4.0, seed=11)
-    async with LocalnetServer(preset="mainnet", simulation=simulation, slot_ms=100) as localnet:
+    # An oracle that never moves keeps its first version for the whole test: keep every
+    # slot's history, however long the run takes on a loaded machine.
+    history = HistoryConfig(window_slots=1_000_000)
+    async with LocalnetServer(
+        preset="mainnet", simulation=simulation, slot_ms=100, history=history
+    ) as localnet:
         async for pipeline in _pipeline(localnet, nats):
             yield pipeline
 

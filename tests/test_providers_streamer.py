@@ -144,7 +144,8 @@ async def test_every_market_published_on_every_provider(
     refused = _errors(stats, "410", "413", "429")
     if provider == "capped":
         assert refused == {"410": 0, "413": 1, "429": 0}  # the probe; the cap holds after
-        assert stats["requests_per_method"]["getMultipleAccounts"] > 60  # 5 keys a call
+        # 5 keys a call: State and 148 markets in 30 calls, 120 oracles in 24
+        assert stats["requests_per_method"]["getMultipleAccounts"] >= 54
     else:
         assert refused == {"410": 0, "413": 0, "429": 0}
     if provider == "ws-churn":

@@ -9,7 +9,6 @@ import base64
 import json
 import signal
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,9 @@ from localnet import FaultRequest
 from localnet.server import LocalnetServer
 from schemas.snapshot import MANIFEST_NAME, AccountFile, SnapshotManifest
 from tests.drift_clients import wait_until
+from tests.snapshot_folders import run_snapshot
 
-DRIFT_STREAM = str(Path(sysconfig.get_path("scripts")) / "drift-stream")
 SECRET = "k3y-abcdefghijklmnopqrstuvwxyz012345"
-
-
-async def _snapshot(*args: str, timeout: float = 120) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        DRIFT_STREAM,
-        "snapshot",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
 
 
 def _names(folder: Path) -> list[str]:
@@ -57,7 +43,7 @@ async def test_capture_writes_every_account_exactly(
     ln = localnet_mainnet
     ln.stats.reset()
     out = tmp_path / "snap"
-    code, text = await _snapshot("--rpc-url", f"{ln.url}/?api-key={SECRET}", "--out", str(out))
+    code, text = await run_snapshot("--rpc-url", f"{ln.url}/?api-key={SECRET}", "--out", str(out))
     assert code == 0, text
     assert SECRET not in text
     assert ln.stats_json()["requests_per_method"] == {"getAccountInfo": 1, "getMultipleAccounts": 4}
@@ -86,7 +72,7 @@ async def test_a_subset_and_an_unknown_name(localnet: LocalnetServer, tmp_path: 
     """--markets keeps State, the named markets and their oracles; an unknown name is
     an error naming the valid ones, and nothing is written."""
     out = tmp_path / "some"
-    code, text = await _snapshot(
+    code, text = await run_snapshot(
         "--rpc-url", localnet.url, "--out", str(out), "--markets", "btc-perp,USDC"
     )
     assert code == 0, text
@@ -98,7 +84,7 @@ async def test_a_subset_and_an_unknown_name(localnet: LocalnetServer, tmp_path: 
     )
     assert kinds == ["PerpMarket", "PythLazerOracle", "PythLazerOracle", "SpotMarket", "State"]
     bad = tmp_path / "bad"
-    code, text = await _snapshot(
+    code, text = await run_snapshot(
         "--rpc-url", localnet.url, "--out", str(bad), "--markets", "NOPE-PERP"
     )
     assert code == 1
@@ -114,7 +100,7 @@ async def test_capture_completes_on_a_strict_provider(tmp_path: Path, provider: 
     call) the capture completes with the same accounts."""
     async with LocalnetServer(preset="mainnet", provider=provider) as ln:
         out = tmp_path / provider
-        code, text = await _snapshot("--rpc-url", ln.url, "--out", str(out))
+        code, text = await run_snapshot("--rpc-url", ln.url, "--out", str(out))
         stats = ln.stats_json()
     print(f"\n{provider}: {text.strip()} | localnet: {stats['requests_per_method']}")
     print(f"  http {stats['http_status']}")
@@ -133,11 +119,11 @@ async def test_an_existing_folder_is_kept_unless_forced(
     out = tmp_path / "snap"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
-    code, text = await _snapshot("--rpc-url", localnet.url, "--out", str(out))
+    code, text = await run_snapshot("--rpc-url", localnet.url, "--out", str(out))
     assert code == 1
     assert "exists" in text
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
-    code, text = await _snapshot("--rpc-url", localnet.url, "--out", str(out), "--force")
+    code, text = await run_snapshot("--rpc-url", localnet.url, "--out", str(out), "--force")
     assert code == 0, text
     assert not (out / "mine.txt").exists()
     assert (out / MANIFEST_NAME).is_file()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import sysconfig
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -39,8 +38,8 @@ from tests.sdk_figures import (
     price_problems,
     spot_problems,
 )
+from tests.snapshot_folders import run_snapshot
 
-DRIFT_STREAM = str(Path(sysconfig.get_path("scripts")) / "drift-stream")
 MODELS: dict[str, type[FundingRate | MarketSnapshot | SpotMarketSnapshot]] = {
     "funding": FundingRate,
     "market": MarketSnapshot,
@@ -49,18 +48,8 @@ MODELS: dict[str, type[FundingRate | MarketSnapshot | SpotMarketSnapshot]] = {
 
 
 async def _capture(url: str, out: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        DRIFT_STREAM,
-        "snapshot",
-        "--rpc-url",
-        url,
-        "--out",
-        str(out),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    text, _ = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode == 0, text.decode()
+    code, text = await run_snapshot("--rpc-url", url, "--out", str(out))
+    assert code == 0, text
 
 
 async def _account_infos(url: str, keys: list[str]) -> dict[str, Any]:
