@@ -15,7 +15,8 @@
 
 Settings come from the environment (DRIFT_NETWORK, DRIFT_RPC_URL, NATS_URL, ...);
 flags given on the command line win. Commands move to `streamer.commands` one module
-each (`req`, the streamer's `--check` so far).
+each (`req`, `snapshot`, `up`, the streamer's `--check`; `run` holds what the
+long-running ones share).
 """
 
 from __future__ import annotations
@@ -24,22 +25,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from pydantic import SecretStr
 
 from streamer.commands import req
 from streamer.commands.common import settings_for as _settings
-from streamer.logs import configure_logging, hide_secrets
+from streamer.commands.run import run_streamer, start_dashboard, stop_on_signal
+from streamer.logs import configure_logging
 from streamer.redact import redact_url
-from streamer.settings import Settings
-
-if TYPE_CHECKING:
-    from streamer.app import Streamer
 
 __all__ = ["main"]
 
@@ -168,68 +162,6 @@ def _streamer_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# JetStream durability (docs/OPERATIONS.md): every value is re-sent within TTL/2 and
-# expires anyway, so losing the last writes on a power cut costs nothing; fsync every
-# 2 minutes (nats-server's default, set here on purpose), never per write.
-NATS_SERVER_SETTINGS = 'jetstream {\n  sync_interval: "2m"\n}\n'
-
-
-async def _stop_on_signal() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-async def _run_streamer(
-    stack: contextlib.AsyncExitStack, settings: Settings, args: argparse.Namespace
-) -> Streamer:
-    """Start a streamer task inside `stack` (cancelled, and awaited, when it closes)."""
-    from streamer.app import Streamer
-    from streamer.feed.discovery import parse_markets
-    from streamer.feed.pacing import PacingConfig
-    from streamer.metrics import serve_metrics
-    from streamer.source import DriftSource, SourceMode
-
-    if settings.rpc_url is None:
-        raise SystemExit("no RPC URL: set DRIFT_RPC_URL or give --rpc-url")
-    rpc_url = settings.rpc_url.get_secret_value()
-    mode = SourceMode(args.mode)
-    pacing = PacingConfig(rate=settings.rpc_rate, method_rate=settings.rpc_method_rate)
-    app = Streamer(
-        settings,
-        lambda: DriftSource(
-            rpc_url,
-            mode=mode,
-            poll_interval_s=args.poll_interval,
-            markets=parse_markets(settings.markets),
-            pacing=pacing,
-            max_keys=settings.rpc_max_keys,
-            subscriptions_per_socket=settings.ws_max_subscriptions,
-        ),
-        instance_id=args.instance_id,
-        grace_s=args.grace,
-    )
-    task = asyncio.create_task(app.run(), name="streamer")
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    stack.push_async_callback(stop)
-    if args.metrics_port:
-        runner = await serve_metrics(app.metrics, "127.0.0.1", args.metrics_port)
-        stack.push_async_callback(runner.cleanup)
-    ready = asyncio.create_task(app.ready.wait())
-    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-    ready.cancel()
-    if task.done():
-        task.result()  # raises what stopped it
-    return app
-
-
 async def _streamer(args: argparse.Namespace) -> None:
     if args.check:
         from streamer.commands import check
@@ -244,9 +176,9 @@ async def _streamer(args: argparse.Namespace) -> None:
         nats_url=args.nats_url,
         markets=args.markets,
     )
-    stop = await _stop_on_signal()
+    stop = await stop_on_signal()
     async with contextlib.AsyncExitStack() as stack:
-        app = await _run_streamer(stack, settings, args)
+        app = await run_streamer(stack, settings, args)
         print(
             f"streamer {app.instance_id} for {settings.network}: NATS "
             f"{redact_url(settings.nats_url.get_secret_value())}, RPC "
@@ -279,28 +211,11 @@ async def _funding(args: argparse.Namespace) -> None:
     )
 
 
-async def _start_dashboard(
-    stack: contextlib.AsyncExitStack, settings: Settings, host: str, port: int
-) -> str:
-    """Start the dashboard (one engine of the library) inside `stack`; its URL."""
-    from subscribers.client import DriftStreamClient
-    from subscribers.dashboard.server import Dashboard, serve
-
-    client = await stack.enter_async_context(
-        DriftStreamClient(
-            settings.network, nats_url=settings.nats_url.get_secret_value(), name="dashboard"
-        )
-    )
-    runner, bound = await serve(Dashboard(client), host, port)
-    stack.push_async_callback(runner.cleanup)
-    return f"http://{host}:{bound}/"
-
-
 async def _dashboard(args: argparse.Namespace) -> None:
     settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
-    stop = await _stop_on_signal()
+    stop = await stop_on_signal()
     async with contextlib.AsyncExitStack() as stack:
-        url = await _start_dashboard(stack, settings, args.host, args.port)
+        url = await start_dashboard(stack, settings, args.host, args.port)
         print(f"dashboard    {url}  ({settings.network})", flush=True)
         await stop.wait()
 
@@ -312,86 +227,9 @@ async def _localnet(args: argparse.Namespace) -> None:
 
 
 async def _up(args: argparse.Namespace) -> None:
-    from localnet.cli import describe, server_options
-    from localnet.server import LocalnetServer
-    from streamer.auth import (
-        generate_credentials,
-        url_with_credentials,
-        write_credentials,
-        write_server_config,
-    )
-    from streamer.nats_server import NatsServer
+    from streamer.commands import up
 
-    stop = await _stop_on_signal()
-    # Built (and a --snapshot folder checked) before anything starts.
-    served = LocalnetServer(**server_options(args)) if args.rpc_url is None else None
-    store = args.store_dir.resolve()
-    store.mkdir(parents=True, exist_ok=True)
-    # Fresh random credentials each run; anonymous connections are refused.
-    creds = generate_credentials()
-    hide_secrets(*(url_with_credentials("nats://host", c) for c in creds.values()))
-    auth_dir = store / "auth"
-    write_server_config(auth_dir / "nats.conf", creds, extra=NATS_SERVER_SETTINGS)
-    async with contextlib.AsyncExitStack() as stack:
-        nats = await stack.enter_async_context(
-            NatsServer(
-                store_dir=store / "jetstream",
-                host="127.0.0.1",
-                port=args.nats_port or None,
-                http_port=args.nats_monitor_port or None,
-                config_file=auth_dir / "nats.conf",
-                log_file=store / "nats-server.log",
-            )
-        )
-        write_credentials(auth_dir, nats.url, creds)
-        print(
-            f"nats-server  {nats.url}  (JetStream store {store / 'jetstream'}, "
-            f"monitor {nats.monitor_url})",
-            flush=True,
-        )
-        print(
-            f"credentials  {auth_dir}/{{streamer,engine,operator}}.env  (NATS_URL per role, "
-            "mode 0600; drift-stream commands run in this directory use them)",
-            flush=True,
-        )
-        rpc_url = args.rpc_url
-        if served is not None:
-            localnet = await stack.enter_async_context(served)
-            print(
-                f"localnet     {localnet.url}  (websocket {localnet.ws_url}, "
-                f"admin {localnet.url}/admin/stats)\n             {describe(localnet)}",
-                flush=True,
-            )
-            rpc_url = localnet.url
-        else:
-            print(f"rpc          {redact_url(rpc_url)}", flush=True)
-        network = "local" if args.rpc_url is None else None
-        settings = _settings(
-            args,
-            network=network,
-            rpc_url=rpc_url,
-            nats_url=url_with_credentials(nats.url, creds["streamer"]),
-            markets=args.markets,
-        )
-        app = await _run_streamer(stack, settings, args)
-        print(
-            f"streamer     {app.instance_id} for {settings.network} (api: drift-stream req "
-            "status; the DriftClient starts with the first consumer)",
-            flush=True,
-        )
-        if args.dashboard_port >= 0:
-            engine = url_with_credentials(nats.url, creds["engine"])
-            url = await _start_dashboard(
-                stack,
-                settings.model_copy(update={"nats_url": SecretStr(engine)}),
-                "127.0.0.1",
-                args.dashboard_port,
-            )
-            print(f"dashboard    {url}", flush=True)
-        print("drift-stream up: running; Ctrl-C stops everything", flush=True)
-        await stop.wait()
-        print("drift-stream up: stopping", flush=True)
-    print("drift-stream up: stopped", flush=True)
+    await up.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from streamer.auth import ROLES, render_authorization
-from streamer.cli import NATS_SERVER_SETTINGS, _parser
+from streamer.cli import _parser
+from streamer.commands.up import NATS_SERVER_SETTINGS
 from streamer.nats_server import find_nats_server
 from streamer.settings import Settings
 from subscribers.examples import funding_engine

@@ -8,9 +8,9 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamer.feed.answers import cap_hint
 from streamer.feed.discovery import parse_markets
 from streamer.feed.pacing import Pacer, PacingConfig
-from streamer.feed.rpc import _cap_hint
 from streamer.feed.store import AccountStore, Version
 
 METHODS = st.sampled_from(["getMultipleAccounts", "getAccountInfo", "getSlot"])
@@ -50,10 +50,10 @@ def test_pacer_spaces_requests_under_both_rates(
 
 def test_cap_hint_reads_a_stated_limit_only_below_what_was_sent() -> None:
     """A 413 that states its limit teaches it at once; one that does not, nothing."""
-    assert _cap_hint("getMultipleAccounts takes at most 5 keys here, got 100", 100) == 5
-    assert _cap_hint('{"error":{"message":"max 25 accounts per request"}}', 100) == 25
-    assert _cap_hint("Request Entity Too Large", 100) is None
-    assert _cap_hint("at most 500 keys", 100) is None  # not a limit below the request
+    assert cap_hint("getMultipleAccounts takes at most 5 keys here, got 100", 100) == 5
+    assert cap_hint('{"error":{"message":"max 25 accounts per request"}}', 100) == 25
+    assert cap_hint("Request Entity Too Large", 100) is None
+    assert cap_hint("at most 500 keys", 100) is None  # not a limit below the request
 
 
 def test_store_keeps_the_newest_version_and_the_object_of_unchanged_bytes() -> None:

@@ -14,10 +14,7 @@ refuses (HTTP 410, JSON-RPC -32601) raises `RpcRefused` at once. Errors are
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,53 +23,25 @@ import httpx
 
 from streamer.backoff import Backoff
 from streamer.errors import SourceError
+from streamer.feed.answers import (
+    RawAccount,
+    Retry,
+    RpcRefused,
+    TooLarge,
+    account,
+    cap_hint,
+    context,
+    retry_after,
+    rpc_error,
+    text,
+)
 from streamer.feed.pacing import Pacer, PacingConfig
 from streamer.redact import redact_url
 
 __all__ = ["RawAccount", "RpcClient", "RpcRefused", "RpcStats"]
 
 log = logging.getLogger("drift_stream.rpc")
-_RETRIED_CODES = {-32005, -32016, -32004, -32014}  # node behind, minContextSlot, slot skipped
 _REFUSED_STATUS = {401, 403, 404, 405, 410}
-
-
-class RpcRefused(SourceError):
-    """The provider does not serve this method or these parameters (410, -32601)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, kind="refused")
-
-
-class _TooLarge(Exception):
-    """HTTP 413 for a request: the caller splits it. `text` is the answer's body."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-
-_CAP_HINT = re.compile(r"(?:at most|max(?:imum)?|limit(?: is)?|up to)\D{0,20}(\d+)", re.I)
-
-
-def _cap_hint(text: str, sent: int) -> int | None:
-    """A key limit the 413's text states ("at most 5 keys"), when below what was sent."""
-    match = _CAP_HINT.search(text)
-    if match is None:
-        return None
-    cap = int(match.group(1))
-    return cap if 1 <= cap < sent else None
-
-
-@dataclass(frozen=True, slots=True)
-class RawAccount:
-    """An account as the RPC returned it."""
-
-    data: bytes
-    owner: str
-    lamports: int
-    executable: bool
-    rent_epoch: int
-    space: int
 
 
 @dataclass(slots=True)
@@ -81,27 +50,6 @@ class RpcStats:
     retries: int = 0
     rate_limited: int = 0  # HTTP 429 answers
     too_large: int = 0  # HTTP 413 answers
-
-
-def _account(value: Any) -> RawAccount | None:
-    if value is None:
-        return None
-    try:
-        encoded, encoding = value["data"]
-        if encoding != "base64":
-            raise ValueError(f"encoding {encoding!r}")
-        data = base64.b64decode(encoded, validate=True)
-        return RawAccount(
-            data=data,
-            owner=str(value["owner"]),
-            lamports=int(value["lamports"]),
-            executable=bool(value["executable"]),
-            rent_epoch=int(value.get("rentEpoch", 0)),
-            space=int(value.get("space", len(data))),
-        )
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        message = f"RPC returned a malformed account: {exc!r}"[:200]
-        raise SourceError(message, kind="decode") from exc
 
 
 class RpcClient:
@@ -149,7 +97,7 @@ class RpcClient:
                 self.stats.retries += 1
             try:
                 return await self._once(method, params or [])
-            except _Retry as retry:
+            except Retry as retry:
                 last = retry.error
                 wait = retry.after if retry.after is not None else backoff.next_delay()
                 self.pacer.hold(wait)
@@ -177,33 +125,33 @@ class RpcClient:
         try:
             response = await self._http.post(self.url, json=body)
         except httpx.TimeoutException as exc:
-            raise _Retry(SourceError(f"{method} timed out", kind="timeout")) from exc
+            raise Retry(SourceError(f"{method} timed out", kind="timeout")) from exc
         except httpx.TransportError as exc:
             error = SourceError(f"RPC connection failed: {type(exc).__name__}", kind="rpc")
-            raise _Retry(error) from exc
+            raise Retry(error) from exc
         status = response.status_code
         if status == 429:
             self.stats.rate_limited += 1
             error = SourceError("RPC answered HTTP 429", kind="rpc_429")
-            raise _Retry(error, _retry_after(response.headers.get("retry-after")))
+            raise Retry(error, retry_after(response.headers.get("retry-after")))
         if status == 413:
             self.stats.too_large += 1
-            raise _TooLarge(response.text[:500])
+            raise TooLarge(response.text[:500])
         if status in _REFUSED_STATUS:
-            raise RpcRefused(f"{method} refused: HTTP {status} {_text(response)}")
+            raise RpcRefused(f"{method} refused: HTTP {status} {text(response)}")
         if status >= 500:
-            raise _Retry(SourceError(f"RPC answered HTTP {status}", kind="rpc"))
+            raise Retry(SourceError(f"RPC answered HTTP {status}", kind="rpc"))
         if status != 200:
-            raise SourceError(f"{method}: HTTP {status} {_text(response)}", kind="rpc")
+            raise SourceError(f"{method}: HTTP {status} {text(response)}", kind="rpc")
         try:
             answer = response.json()
         except ValueError as exc:
-            raise _Retry(SourceError(f"{method}: the answer is not JSON", kind="rpc")) from exc
+            raise Retry(SourceError(f"{method}: the answer is not JSON", kind="rpc")) from exc
         if not isinstance(answer, dict):
             raise SourceError(f"{method}: the answer is not a JSON-RPC object", kind="rpc")
         failure = answer.get("error")
         if failure is not None:
-            raise _rpc_error(method, failure)
+            raise rpc_error(method, failure)
         if "result" not in answer:
             raise SourceError(f"{method}: the answer has no result", kind="rpc")
         return answer["result"]
@@ -231,10 +179,10 @@ class RpcClient:
                 config["minContextSlot"] = floor
             try:
                 result = await self.call("getMultipleAccounts", [chunk, config])
-            except _TooLarge as refused:
+            except TooLarge as refused:
                 if len(chunk) == 1:
                     raise SourceError("getMultipleAccounts of one key was too large") from None
-                self.max_keys = _cap_hint(refused.text, len(chunk)) or max(1, len(chunk) // 2)
+                self.max_keys = cap_hint(refused.text, len(chunk)) or max(1, len(chunk) // 2)
                 log.warning(
                     "the RPC caps getMultipleAccounts below %d keys: now %d a call",
                     len(chunk),
@@ -242,65 +190,19 @@ class RpcClient:
                     extra={"max_keys": self.max_keys},
                 )
                 continue
-            slot, values = _context(result, "getMultipleAccounts")
+            slot, values = context(result, "getMultipleAccounts")
             if not isinstance(values, list) or len(values) != len(chunk):
                 raise SourceError("getMultipleAccounts answered the wrong number of accounts")
             for key, value in zip(chunk, values, strict=True):
-                accounts[key] = (_account(value), slot)
+                accounts[key] = (account(value), slot)
             floor = slot if floor is None else max(floor, slot)
             pending = pending[len(chunk) :]
         return accounts
 
     async def get_account(self, key: str) -> tuple[RawAccount | None, int]:
         result = await self.call("getAccountInfo", [key, {"encoding": "base64"}])
-        slot, value = _context(result, "getAccountInfo")
-        return _account(value), slot
+        slot, value = context(result, "getAccountInfo")
+        return account(value), slot
 
     def describe(self) -> str:
         return redact_url(self.url)
-
-
-class _Retry(Exception):
-    def __init__(self, error: SourceError, after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.after = after
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta seconds; dates are not used by RPCs)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return min(max(seconds, 0.0), 300.0)
-
-
-def _text(response: httpx.Response) -> str:
-    return response.text[:120].replace("\n", " ")
-
-
-def _rpc_error(method: str, error: Any) -> Exception:
-    code = error.get("code") if isinstance(error, dict) else None
-    message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
-    text = f"{method}: JSON-RPC error {code}: {message[:160]}"
-    if code == -32601 or code == 410:
-        return RpcRefused(text)
-    if code == 429 or "too many requests" in message.lower():
-        return _Retry(SourceError(text, kind="rpc_429"))
-    if code in _RETRIED_CODES:
-        return _Retry(SourceError(text, kind="rpc"))
-    return SourceError(text, kind="rpc")
-
-
-def _context(result: Any, method: str) -> tuple[int, Any]:
-    try:
-        slot = result["context"]["slot"]
-        value = result["value"]
-    except (KeyError, TypeError) as exc:
-        raise SourceError(f"{method} answered without context and value", kind="rpc") from exc
-    if not isinstance(slot, int):
-        raise SourceError(f"{method} answered a non-integer slot", kind="rpc")
-    return slot, value
