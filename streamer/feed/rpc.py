@@ -36,7 +36,6 @@ from streamer.feed.answers import (
     text,
 )
 from streamer.feed.pacing import Pacer, PacingConfig
-from streamer.redact import redact_url
 
 __all__ = ["RawAccount", "RpcClient", "RpcRefused", "RpcStats"]
 
@@ -203,6 +202,3 @@ class RpcClient:
         result = await self.call("getAccountInfo", [key, {"encoding": "base64"}])
         slot, value = context(result, "getAccountInfo")
         return account(value), slot
-
-    def describe(self) -> str:
-        return redact_url(self.url)
