@@ -234,7 +234,10 @@ async def _up(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `drift-stream` console script."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)  # imports localnet's options: a second or so
+    except KeyboardInterrupt:  # Ctrl-C that early: stop, without a traceback
+        return 130
     configure_logging(args.log_level, json_lines=args.log_json)
     try:
         asyncio.run(args.run(args))
