@@ -1,4 +1,4 @@
-"""The streamer process: lease, presence, the supervised Drift source, publishing, api.
+"""The streamer process: NATS, the buckets, the lease, the heartbeat, and the api's answers.
 
 ```
 Streamer.run
@@ -9,10 +9,11 @@ Streamer.run
  │                                                                        (start with backoff,
  │                                                                         watchdog, snapshot,
  │                                                                         publish; stop = cleanup)
- └── status loop (drift.<net>.status while leader)
+ └── heartbeat (drift_health always; drift.<net>.status while leader)
 ```
 Only the leader holds a DriftClient and serves the api; a standby waits for the lease.
-The supervisor (the Drift side: start, publish, back off, reconnect) is `streamer.supervisor`.
+The leader scope is `streamer.leader`, the heartbeat `streamer.health`, and the
+supervisor (the Drift side: start, publish, back off, reconnect) `streamer.supervisor`.
 """
 
 from __future__ import annotations
@@ -21,15 +22,12 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import socket
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
 
-import nats
 from nats.aio.client import Client
-from nats.js.kv import KeyValue
 
 from schemas import (
     FundingRate,
@@ -38,8 +36,6 @@ from schemas import (
     SpotMarketSnapshot,
     StreamerState,
     StreamerStatus,
-    encode,
-    status_subject,
 )
 from schemas.buckets import (
     CONSUMERS_BUCKET,
@@ -55,16 +51,14 @@ from schemas.buckets import (
 )
 from streamer.buckets import ensure_buckets, ensure_stream
 from streamer.errors import NotReadyError
+from streamer.health import health_key, health_ttl, heartbeat
+from streamer.leader import Leadership
 from streamer.lease import LeaderLease
 from streamer.metrics import Metrics
-from streamer.presence import LifecycleMachine, PresenceTracker
 from streamer.publisher import Publisher
-from streamer.redact import redact
-from streamer.service import ServiceHandle, start_service
 from streamer.settings import Settings
 from streamer.supervisor import SourceFactory, Supervisor
-from streamer.waits import raise_if_cancelled, wait_event
-from subscribers.connection import server_list
+from subscribers.connection import ErrorLog, connect
 
 __all__ = ["SourceFactory", "Streamer", "__version__", "health_key", "health_ttl"]
 
@@ -94,14 +88,13 @@ class Streamer:
         self.instance_id = (
             instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
-        self._grace_s = grace_s
         self._status_interval = status_interval_s
         self._nc = nc
         self._own_nc = nc is None
+        self._closing = False
+        self._errors = ErrorLog(log, "streamer", {"network": self.network})
         self.metrics = Metrics(self.network)
         self.state = StreamerState.STANDBY
-        self.epoch = 0
-        self.consumers = 0
         self._drift = Supervisor(
             settings,
             source_factory,
@@ -110,13 +103,32 @@ class Streamer:
             set_state=self._set_state,
             epoch=lambda: self.epoch,
         )
+        self._leadership = Leadership(
+            settings,
+            self._drift,
+            self,
+            self.metrics,
+            instance_id=self.instance_id,
+            version=__version__,
+            grace_s=grace_s,
+            set_state=self._set_state,
+        )
         self._publisher: Publisher | None = None
         self._lease: LeaderLease | None = None
-        self._leader_task: asyncio.Task[None] | None = None
         self._state_changed = asyncio.Event()
         self.ready = asyncio.Event()  # set once NATS and the buckets are up
 
-    # The supervisor's counters, read by status and tests.
+    # The leadership's figures and the supervisor's counters, read by status and tests.
+    @property
+    def epoch(self) -> int:
+        """The epoch this instance was last elected in (0: never)."""
+        return self._leadership.epoch
+
+    @property
+    def consumers(self) -> int:
+        """The consumer count, as the leader scope last saw it."""
+        return self._leadership.consumers
+
     @property
     def reconnects(self) -> int:
         return self._drift.reconnects
@@ -136,16 +148,19 @@ class Streamer:
 
     # -- the process ---------------------------------------------------------------
     async def run(self) -> None:
-        nc = self._nc or await nats.connect(
-            server_list(self.settings.nats_url.get_secret_value()),
+        # A refused password raises AuthenticationError here (not retried); an
+        # unreachable NATS is retried until it answers, logged once.
+        nc = self._nc or await connect(
+            self.settings.nats_url.get_secret_value(),
             name=f"drift-streamer {self.instance_id}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
-            error_cb=self._nats_error,
+            error_cb=self._errors,
             disconnected_cb=self._nats_disconnected,
             reconnected_cb=self._nats_reconnected,
         )
         self._nc = nc
+        self._errors.connected()
         try:
             replicas = self.settings.kv_replicas
             kvs = await ensure_buckets(nc.jetstream(), self._bucket_specs(), replicas=replicas)
@@ -158,7 +173,7 @@ class Streamer:
             }
             self._publisher = Publisher({b: kvs[b] for b in ttls}, self.network, ttls)
             self._drift.publisher = self._publisher
-            self._lease = LeaderLease(
+            lease = self._lease = LeaderLease(
                 kvs[LEADER_BUCKET], self.network, self.instance_id, ttl=self.settings.lease_ttl
             )
             log.info(
@@ -174,14 +189,28 @@ class Streamer:
             self.ready.set()
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(
-                    self._lease.run(
-                        on_elected=lambda epoch: self._elected(epoch, kvs[CONSUMERS_BUCKET]),
-                        on_deposed=self._deposed,
+                    lease.run(
+                        on_elected=lambda epoch: self._leadership.elected(
+                            epoch, nc, kvs[CONSUMERS_BUCKET]
+                        ),
+                        on_deposed=self._leadership.deposed,
                     )
                 )
-                tasks.create_task(self._status_loop(kvs[HEALTH_BUCKET]))
+                tasks.create_task(
+                    heartbeat(
+                        nc,
+                        kvs[HEALTH_BUCKET],
+                        self.network,
+                        self.instance_id,
+                        status=self.status,
+                        is_leader=lambda: lease.is_leader,
+                        changed=self._state_changed,
+                        interval_s=self._status_interval,
+                    )
+                )
         finally:
-            await self._stop_leader_scope()
+            await self._leadership.stop()
+            self._closing = True
             if self._own_nc:
                 # every write was awaited already: flush what is buffered and close
                 # (drain would wait for subscriptions that are being torn down)
@@ -204,85 +233,7 @@ class Streamer:
             health_ttl=health_ttl(self._status_interval),
         )
 
-    # -- leadership ----------------------------------------------------------------
-    async def _elected(self, epoch: int, consumers_kv: KeyValue) -> None:
-        self.epoch = epoch
-        self.metrics.leader.set(1)
-        self._set_state(StreamerState.IDLE)
-        log.info(
-            "elected leader for %s (epoch %d)",
-            self.network,
-            epoch,
-            extra={"network": self.network, "epoch": epoch},
-        )
-        self._leader_task = asyncio.create_task(self._leader_scope(consumers_kv), name="leader")
-
-    async def _deposed(self) -> None:
-        log.warning("no longer leader for %s", self.network, extra={"network": self.network})
-        await self._stop_leader_scope()
-        self.metrics.leader.set(0)
-        self._set_state(StreamerState.STANDBY)
-
-    async def _stop_leader_scope(self) -> None:
-        task, self._leader_task = self._leader_task, None
-        if task is not None:
-            await _cancel(task)
-
-    async def _leader_scope(self, consumers_kv: KeyValue) -> None:
-        """Serve the api and run the DriftClient while consumers exist; cancelled on deposal."""
-        assert self._nc is not None
-        service: ServiceHandle | None = None
-        supervisor: asyncio.Task[None] | None = None
-        machine = LifecycleMachine(self._grace_s)
-        wake = asyncio.Event()
-
-        async def on_count(old: int, new: int) -> None:
-            machine.observe(new, time.monotonic())
-            self.consumers = new
-            self.metrics.consumers.set(new)
-            log.info(
-                "consumers %d -> %d",
-                old,
-                new,
-                extra={"network": self.network, "consumers": new, "previous": old},
-            )
-            wake.set()
-
-        tracker = PresenceTracker(
-            consumers_kv, self.network, interval_s=max(self.settings.presence_ttl / 3, 0.2)
-        )
-        try:
-            service = await start_service(
-                self._nc, self.network, self, version=__version__, instance_id=self.instance_id
-            )
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(tracker.run(on_count))
-                while True:
-                    raise_if_cancelled()
-                    now = time.monotonic()
-                    machine.observe(self.consumers, now)
-                    run = machine.should_run(now)
-                    if run and supervisor is None:
-                        supervisor = asyncio.create_task(self._drift.run(), name="supervisor")
-                    elif not run and supervisor is not None:
-                        log.info(
-                            "no consumers for %.1f s: stopping the DriftClient",
-                            self._grace_s,
-                            extra={"network": self.network},
-                        )
-                        await _cancel(supervisor)
-                        supervisor = None
-                        self._set_state(StreamerState.IDLE)
-                    wake.clear()
-                    await wait_event(wake, 0.25)
-        finally:
-            if supervisor is not None:
-                await _cancel(supervisor)
-            if service is not None:
-                with contextlib.suppress(Exception):
-                    await service.stop()
-
-    # -- status --------------------------------------------------------------------
+    # -- state ---------------------------------------------------------------------
     def _set_state(self, state: StreamerState) -> None:
         if state is not self.state:
             log.info(
@@ -293,23 +244,6 @@ class Streamer:
             )
             self.state = state
             self._state_changed.set()
-
-    async def _status_loop(self, health: KeyValue) -> None:
-        """Status on `drift.<net>.status` while leader; this instance's health heartbeat
-        (leader or standby) in `drift_health`, read by `drift-stream streamer --check`."""
-        key = health_key(self.network, self.instance_id)
-        while True:
-            raise_if_cancelled()
-            status = encode(self.status())
-            try:
-                await health.put(key, status)
-                if self._lease is not None and self._lease.is_leader and self._nc is not None:
-                    await self._nc.publish(status_subject(self.network), status)
-            except Exception as exc:  # NATS down: the next turn tries again
-                raise_if_cancelled()
-                log.debug("status publish failed: %r", exc)
-            await wait_event(self._state_changed, self._status_interval)
-            self._state_changed.clear()
 
     # -- Controller (the api) ------------------------------------------------------
     def status(self) -> StreamerStatus:
@@ -362,32 +296,10 @@ class Streamer:
         return await self._drift.reconnect()
 
     # -- NATS callbacks ------------------------------------------------------------
-    async def _nats_error(self, exc: Exception) -> None:
-        log.warning("NATS: %s", redact(repr(exc)), extra={"network": self.network})
-
     async def _nats_disconnected(self) -> None:
-        log.warning("NATS disconnected", extra={"network": self.network})
+        level = logging.INFO if self._closing else logging.WARNING  # ours, or lost
+        log.log(level, "NATS disconnected", extra={"network": self.network})
 
     async def _nats_reconnected(self) -> None:
+        self._errors.connected()
         log.info("NATS reconnected", extra={"network": self.network})
-
-
-def health_ttl(status_interval_s: float) -> float:
-    """The health bucket's TTL: a heartbeat missed three times in a row means unhealthy."""
-    return max(3 * status_interval_s, 5.0)
-
-
-def health_key(network: str, instance_id: str) -> str:
-    """`<net>.<instance_id>`, the instance id reduced to the characters KV keys allow."""
-    return f"{network}.{re.sub(r'[^A-Za-z0-9_-]', '_', instance_id)}"
-
-
-async def _cancel(task: asyncio.Task[None], within: float = 10.0) -> None:
-    """Cancel a task and wait for it, but not forever: a cleanup stuck in a library
-    (a websocket close that never completes) must not keep the process from stopping."""
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=within)
-    if not done:
-        log.error("task %s did not stop within %.0f s; leaving it", task.get_name(), within)
-    elif not task.cancelled() and task.exception() is not None:
-        log.warning("task %s ended with %r", task.get_name(), task.exception())

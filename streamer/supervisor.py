@@ -6,8 +6,9 @@ Supervisor.run (while the leader has consumers)
        ▲   SourceError: stop it (cleanup), back off, try again
        └── reconnect(): stop and start under the source lock (the api's force_reconnect)
 ```
-The streamer (`streamer.app`) owns one Supervisor and runs it as a task while it should
-hold a DriftClient; cancelling the task stops the source.
+The streamer (`streamer.app`) owns one Supervisor; its leader scope (`streamer.leader`)
+runs it as a task while it should hold a DriftClient; cancelling the task stops the
+source.
 """
 
 from __future__ import annotations

@@ -9,15 +9,18 @@ from subscribers.adapter import DriftAdapter
 from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheManager, CacheStats
 from subscribers.client import ApiError, ClientStats, DriftStreamClient
+from subscribers.errors import AuthenticationError, DriftStreamError
 from subscribers.presence import Presence
 
 __all__ = [
     "ApiError",
+    "AuthenticationError",
     "BucketUnavailableError",
     "CacheManager",
     "CacheStats",
     "ClientStats",
     "DriftAdapter",
     "DriftStreamClient",
+    "DriftStreamError",
     "Presence",
 ]

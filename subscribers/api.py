@@ -10,19 +10,11 @@ from schemas import ERROR_CODE_HEADER, ERROR_HEADER, ErrorReply, api_subject, de
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
 from schemas.subjects import Endpoint, Network
+from subscribers.errors import ApiError
 
 __all__ = ["ApiError", "request"]
 
 M = TypeVar("M", bound=SchemaModel)
-
-
-class ApiError(Exception):
-    """An error reply from the streamer's api (400, 404, 503)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 async def request(

@@ -22,6 +22,7 @@ from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from schemas.buckets import BucketSpec, StreamSpec
+from subscribers.errors import BucketUnavailableError
 
 __all__ = [
     "BucketUnavailableError",
@@ -33,10 +34,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("drift_stream.buckets")
-
-
-class BucketUnavailableError(RuntimeError):
-    """A bucket is missing and this connection may not create it."""
 
 
 def kv_config(spec: BucketSpec, *, replicas: int = 1) -> KeyValueConfig:

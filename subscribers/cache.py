@@ -1,7 +1,8 @@
-"""The client's last-value mirror: entries that expire with the KV value they copy.
+"""The store behind each of the client's mirrors (`subscribers.mirror`): entries that
+expire with the KV value they copy.
 
 A value written to KV at time `t` with TTL `ttl` is gone from KV at `t + ttl`; the
-mirror keeps the copy until exactly then, never longer. Reads count hits and misses.
+cache keeps the copy until exactly then, never longer. Reads count hits and misses.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class _Entry(Generic[T]):
 
 
 class CacheManager(Generic[T]):
-    """get / set / is_expired behind an asyncio lock; time from `clock` (wall seconds,
-    the same clock as the KV write times)."""
+    """get / set / delete / values behind an asyncio lock, and is_expired; time from
+    `clock` (wall seconds, the same clock as the KV write times)."""
 
     def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.time) -> None:
         if ttl_s <= 0:

@@ -98,7 +98,7 @@ class Mirror(Generic[M]):
                         await self._load(pattern)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # NATS down or a stalled watch: again shortly
+                except Exception as exc:  # NATS down or a stalled load: again shortly
                     raise_if_cancelled()  # nats-py turns a cancellation into its timeout
                     log.warning("loading %s failed, retrying: %r", self.bucket, exc)
                     await asyncio.sleep(0.5)

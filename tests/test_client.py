@@ -232,11 +232,13 @@ def test_public_api_is_pinned() -> None:
 
     assert subscribers.__all__ == [
         "ApiError",
+        "AuthenticationError",
         "BucketUnavailableError",
         "CacheManager",
         "CacheStats",
         "ClientStats",
         "DriftAdapter",
         "DriftStreamClient",
+        "DriftStreamError",
         "Presence",
     ]

@@ -914,9 +914,9 @@ def test_engine_reads_with_any_market_id(world: World, market: str | int) -> Non
 )
 def test_engine_reads_with_non_ascii_or_huge_digit_ids(world: World, market: str) -> None:
     """'²'.isdigit() and '①'.isdigit() are True but int() refuses them, as it refuses
-    more than 4300 digits: DriftStreamClient._symbol let that ValueError out of
-    funding() and market() (so DriftAdapter.get_funding_rate too). Found by this
-    module; now None."""
+    more than 4300 digits: the client's symbol lookup (now `mirror_set.perp_key`) let
+    that ValueError out of funding() and market() (so DriftAdapter.get_funding_rate
+    too). Found by this module; now None."""
     assert world.run(world.engine.funding(market)) is None
     assert world.run(world.engine.market(market)) is None
     assert world.run(world.engine.spot(market)) is None

@@ -7,10 +7,11 @@ subscriptions each, refetching a socket's accounts after every reconnect (websoc
 mode), or reads them all every `poll_interval_s` (polling mode). Accounts are decoded
 with driftpy's IDL coder; every figure is computed by `streamer.math`.
 
-The feed watches itself: in websocket mode the newest slot arrives on a slot
-subscription of its own (`SlotWatch`); in polling mode it is the last successful
-read's context slot. `check()` raises `SourceStaleError` when it is older than
-`stale_after_s`.
+Oracles a market names beyond those discovery found are followed on demand
+(`streamer.feed.follow`). The feed watches itself: in websocket mode the newest slot
+arrives on a slot subscription of its own (`SlotWatch`); in polling mode it is the last
+successful read's context slot. `check()` raises `SourceStaleError` when it is older
+than `stale_after_s`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from driftpy.types import get_ws_url
 from streamer.decode import guard_rails_of
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
 from streamer.feed.discovery import Catalog, decode_account, discover, oracle_keys
+from streamer.feed.follow import OracleFollower
 from streamer.feed.pacing import PacingConfig
 from streamer.feed.rpc import RpcClient
 from streamer.feed.store import AccountStore
@@ -42,7 +44,6 @@ __all__ = ["DriftSource"]
 
 log = logging.getLogger("drift_stream.source")
 _START_TIMEOUT = 120.0
-_RETRY_MISSING_S = 30.0
 
 
 def _perp(data: bytes) -> Any:
@@ -86,12 +87,11 @@ class DriftSource:
         self._catalog: Catalog | None = None
         self._stream: AccountStream | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._follower = OracleFollower(self.read)
         self._slots = SlotWatch(get_ws_url(rpc_url))
         self._store = AccountStore()
         self._oracles = OracleReader(self._oracle_bytes)
         self._pass = StatePass()
-        self._attempted: dict[str, float] = {}
         self._unpriced: tuple[str, ...] = ()
         self._polled_at: float | None = None
         self._polled_slot: int | None = None
@@ -169,10 +169,10 @@ class DriftSource:
         rpc, self._rpc = self._rpc, None
         stream, self._stream = self._stream, None
         poller, self._poller = self._poller, None
-        tasks = [t for t in (poller, *self._tasks) if t is not None]
-        self._tasks.clear()
-        for task in tasks:
-            task.cancel()
+        tasks = self._follower.cancel()
+        if poller is not None:
+            poller.cancel()
+            tasks.append(poller)
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._slots.stop()
         if stream is not None:
@@ -224,34 +224,7 @@ class DriftSource:
 
     def _extra_oracles(self) -> list[str]:
         catalog = self._catalog
-        followed = set() if catalog is None else set(catalog.oracles)
-        return [k for k in self._attempted if k not in followed]
-
-    def _follow(self, oracles: list[str]) -> None:
-        """Follow oracles a market names that are not followed (its oracle changed on
-        chain); each address is tried at most every 30 s."""
-        now = time.monotonic()
-        new = [
-            k
-            for k in oracles
-            if now - self._attempted.get(k, -_RETRY_MISSING_S) >= _RETRY_MISSING_S
-        ]
-        if not new:
-            return
-        for key in new:
-            self._attempted[key] = now
-        if self._stream is not None:
-            self._stream.add(new)
-
-        async def fetch() -> None:
-            try:
-                await self.read(new)
-            except SourceError as exc:
-                log.warning("could not read oracles %s: %s", ", ".join(new), exc)
-
-        task = asyncio.create_task(fetch(), name="feed-follow")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return self._follower.extra(set() if catalog is None else set(catalog.oracles))
 
     async def snapshot(self, now: int) -> SourceSnapshot:
         catalog = self._catalog
@@ -264,7 +237,7 @@ class DriftSource:
         named = oracle_keys(account for account, _ in (*perps, *spots))
         missing = [k for k in named if k not in self._store]
         if missing:
-            self._follow([k for k in missing if k not in catalog.oracles])
+            self._follower.follow([k for k in missing if k not in catalog.oracles], self._stream)
         markets, spot_states = self._pass.run(perps, spots, self._oracles.reading, rails, now)
         gone = set(missing)
         self._unpriced = (

@@ -1,9 +1,9 @@
 """The dashboard server: one page (funding and spot views), a JSON snapshot and a
 server-sent event stream.
 
-The server is one engine of the library (one presence, one mirror); browsers get the
-last values at once from `/api/snapshot` and every update from `/events`, so N open
-pages cost NATS nothing more than one.
+The server is one engine of the library (one presence, one mirror per bucket);
+browsers get the last values at once from `/api/snapshot` and every update from
+`/events`, so N open pages cost NATS nothing more than one.
 """
 
 from __future__ import annotations

@@ -1,0 +1,156 @@
+"""The leader scope: what a streamer runs while it holds the lease.
+
+```
+Leadership.elected ──► leader scope (a task; cancelled by deposed() and stop())
+                         ├── micro service drift-streamer (api)
+                         ├── PresenceTracker.run ─► LifecycleMachine
+                         └── lifecycle loop ─ should_run ─► Supervisor.run (a task)
+```
+The streamer (`streamer.app`) owns one Leadership and hands it the lease's callbacks;
+the Drift side it starts and stops is `streamer.supervisor`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from nats.aio.client import Client
+from nats.js.kv import KeyValue
+
+from schemas import StreamerState
+from streamer.metrics import Metrics
+from streamer.presence import LifecycleMachine, PresenceTracker
+from streamer.service import Controller, ServiceHandle, start_service
+from streamer.settings import Settings
+from streamer.supervisor import Supervisor
+from streamer.waits import raise_if_cancelled, wait_event
+
+__all__ = ["Leadership"]
+
+log = logging.getLogger("drift_stream.streamer")
+
+
+class Leadership:
+    """One streamer's leadership: the epoch it was elected in, the consumer count, and
+    the leader scope (the api, presence, the DriftClient while consumers exist)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        supervisor: Supervisor,
+        controller: Controller,
+        metrics: Metrics,
+        *,
+        instance_id: str,
+        version: str,
+        grace_s: float,
+        set_state: Callable[[StreamerState], None],
+    ) -> None:
+        self.network = settings.network
+        self.epoch = 0
+        self.consumers = 0
+        self._presence_interval = max(settings.presence_ttl / 3, 0.2)
+        self._supervisor = supervisor
+        self._controller = controller
+        self._metrics = metrics
+        self._instance_id = instance_id
+        self._version = version
+        self._grace_s = grace_s
+        self._set_state = set_state
+        self._task: asyncio.Task[None] | None = None
+
+    async def elected(self, epoch: int, nc: Client, consumers_kv: KeyValue) -> None:
+        """The lease's `on_elected`: start the leader scope."""
+        self.epoch = epoch
+        self._metrics.leader.set(1)
+        self._set_state(StreamerState.IDLE)
+        log.info(
+            "elected leader for %s (epoch %d)",
+            self.network,
+            epoch,
+            extra={"network": self.network, "epoch": epoch},
+        )
+        self._task = asyncio.create_task(self._scope(nc, consumers_kv), name="leader")
+
+    async def deposed(self) -> None:
+        """The lease's `on_deposed`: stop the leader scope and stand by."""
+        log.warning("no longer leader for %s", self.network, extra={"network": self.network})
+        await self.stop()
+        self._metrics.leader.set(0)
+        self._set_state(StreamerState.STANDBY)
+
+    async def stop(self) -> None:
+        """Cancel the leader scope (if it runs) and wait for its cleanup."""
+        task, self._task = self._task, None
+        if task is not None:
+            await _cancel(task)
+
+    async def _scope(self, nc: Client, consumers_kv: KeyValue) -> None:
+        """Serve the api and run the DriftClient while consumers exist; cancelled on deposal."""
+        service: ServiceHandle | None = None
+        supervisor: asyncio.Task[None] | None = None
+        machine = LifecycleMachine(self._grace_s)
+        wake = asyncio.Event()
+
+        async def on_count(old: int, new: int) -> None:
+            machine.observe(new, time.monotonic())
+            self.consumers = new
+            self._metrics.consumers.set(new)
+            log.info(
+                "consumers %d -> %d",
+                old,
+                new,
+                extra={"network": self.network, "consumers": new, "previous": old},
+            )
+            wake.set()
+
+        tracker = PresenceTracker(consumers_kv, self.network, interval_s=self._presence_interval)
+        try:
+            service = await start_service(
+                nc,
+                self.network,
+                self._controller,
+                version=self._version,
+                instance_id=self._instance_id,
+            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(tracker.run(on_count))
+                while True:
+                    raise_if_cancelled()
+                    now = time.monotonic()
+                    machine.observe(self.consumers, now)
+                    run = machine.should_run(now)
+                    if run and supervisor is None:
+                        supervisor = asyncio.create_task(self._supervisor.run(), name="supervisor")
+                    elif not run and supervisor is not None:
+                        log.info(
+                            "no consumers for %.1f s: stopping the DriftClient",
+                            self._grace_s,
+                            extra={"network": self.network},
+                        )
+                        await _cancel(supervisor)
+                        supervisor = None
+                        self._set_state(StreamerState.IDLE)
+                    wake.clear()
+                    await wait_event(wake, 0.25)
+        finally:
+            if supervisor is not None:
+                await _cancel(supervisor)
+            if service is not None:
+                with contextlib.suppress(Exception):
+                    await service.stop()
+
+
+async def _cancel(task: asyncio.Task[None], within: float = 10.0) -> None:
+    """Cancel a task and wait for it, but not forever: a cleanup stuck in a library
+    (a websocket close that never completes) must not keep the process from stopping."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=within)
+    if not done:
+        log.error("task %s did not stop within %.0f s; leaving it", task.get_name(), within)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("task %s ended with %r", task.get_name(), task.exception())
