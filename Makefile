@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The official Drift SDK the golden-vector tests compare with (tests/sdk/package-lock.json).
 SDK_STAMP := tests/sdk/node_modules/.installed
+# The real nats CLI the README's "nats CLI" commands are tested with (tests/test_nats_cli.py).
+GO              ?= go
+NATSCLI_VERSION := v0.5.0
+NATSCLI         := .tools/bin/nats
 
 .PHONY: install up test lint types check clean
 
@@ -25,15 +29,21 @@ $(SDK_STAMP): tests/sdk/package.json tests/sdk/package-lock.json
 	npm ci --prefix tests/sdk --no-audit --no-fund --ignore-scripts
 	touch $(SDK_STAMP)
 
-## install: the venv and the SDK reference (both also installed on demand)
-install: $(STAMP) $(SDK_STAMP)
+# Built once into the project's own .tools/bin (never $GOPATH/bin); rebuilt only when
+# missing (after a version change: rm -rf .tools). Go 1.26 or later is needed once.
+$(NATSCLI):
+	command -v $(GO) >/dev/null || { echo "go (1.26 or later, https://go.dev/dl/) is needed to build the nats CLI (natscli $(NATSCLI_VERSION)) into $(NATSCLI)" >&2; exit 1; }
+	GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+## install: the venv, the SDK reference and the nats CLI (all also installed on demand)
+install: $(STAMP) $(SDK_STAMP) $(NATSCLI)
 
 ## up: run the whole pipeline locally (nats-server + localnet), Ctrl-C stops it
 up: $(STAMP)
 	$(BIN)/drift-stream up
 
 ## test: the test suite against a real nats-server and localnet
-test: $(STAMP) $(SDK_STAMP)
+test: $(STAMP) $(SDK_STAMP) $(NATSCLI)
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -47,4 +57,4 @@ types: $(STAMP)
 check: lint types test
 
 clean:
-	rm -rf $(VENV) tests/sdk/node_modules .drift-stream .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) tests/sdk/node_modules .tools .drift-stream .mypy_cache .ruff_cache .pytest_cache .hypothesis

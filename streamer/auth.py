@@ -4,15 +4,17 @@ Three roles, each a NATS user (anonymous connections are refused once users exis
 
 - `streamer`: manages the buckets, writes the data buckets, the lease and health,
   publishes status, serves the api (subscribes to `drift.*.api.>` and `$SRV.>`).
-- `engine` (engines and the dashboard): reads the KV (watch, get, history), reads the
-  plain subjects, heartbeats presence in `drift_consumers`, calls status, markets,
-  funding and spot. It cannot write a data bucket, publish on a data subject, create or delete
-  streams, answer api requests, or call `reconnect`.
-- `operator`: everything (reconnect, the `nats` CLI, administration).
+- `engine` (engines, the dashboard, the `nats` CLI for reading): reads the KV (watch,
+  get, history), lists the streams and buckets, reads the plain subjects, heartbeats
+  presence in `drift_consumers`, calls status, markets, funding and spot. It cannot write
+  a data bucket, publish on a data subject, create, purge or delete streams, answer api
+  requests, or call `reconnect`.
+- `operator`: everything (reconnect, administration).
 
 `render_authorization` is the one source of these rules: `drift-stream up` writes it
 with random passwords (files mode 0600), and the compose deployment's config is the
-same text with `$ENV` references for the passwords (a test keeps them equal).
+same text with `$ENV` references for the passwords (a test keeps them equal). `up` also
+writes each role's `nats` CLI context file (`write_nats_contexts`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ __all__ = [
     "render_authorization",
     "url_with_credentials",
     "write_credentials",
+    "write_nats_contexts",
     "write_server_config",
 ]
 
@@ -85,6 +88,9 @@ def _kv(bucket: str) -> str:
 def _engine_publish() -> list[str]:
     streams = [_kv(b) for b in BUCKET_NAMES] + [HISTORY_STREAM]  # (health is in BUCKET_NAMES)
     allow = [f"{_JS}.INFO", "$JS.FC.>", f"$JS.ACK.{HISTORY_STREAM}.>"]
+    # Listing is reading: the names, configs and sizes of the account's streams (`nats kv
+    # ls`, `nats stream ls`), never a message; docs/OPERATIONS.md says why it is allowed.
+    allow += [f"{_JS}.STREAM.LIST", f"{_JS}.STREAM.NAMES"]
     for stream in streams:
         allow += [
             f"{_JS}.STREAM.INFO.{stream}",
@@ -126,13 +132,15 @@ def permissions(role: Role) -> dict[str, object]:
         }
     return {
         "publish": {"allow": _engine_publish()},
+        # `>` rather than `*` after the per-market kinds: `nats sub 'drift.local.funding.>'`
+        # is the natural command, and only the KV republish (one token) publishes there.
         "subscribe": {
             "allow": [
                 "_INBOX.>",
-                f"{SUBJECT_ROOT}.*.{FUNDING_TOKEN}.*",
-                f"{SUBJECT_ROOT}.*.{MARKET_TOKEN}.*",
+                f"{SUBJECT_ROOT}.*.{FUNDING_TOKEN}.>",
+                f"{SUBJECT_ROOT}.*.{MARKET_TOKEN}.>",
                 f"{SUBJECT_ROOT}.*.{MARKETS_TOKEN}",
-                f"{SUBJECT_ROOT}.*.{SPOT_TOKEN}.*",
+                f"{SUBJECT_ROOT}.*.{SPOT_TOKEN}.>",
                 f"{SUBJECT_ROOT}.*.{STATUS_TOKEN}",
             ]
         },
@@ -174,14 +182,21 @@ def generate_credentials() -> dict[Role, Credentials]:
     return {role: Credentials(role, SecretStr(secrets.token_urlsafe(24))) for role in ROLES}
 
 
-def url_with_credentials(url: str, creds: Credentials) -> str:
-    """`nats://host:port` with the role's user and password in it."""
+def _server_url(url: str, userinfo: str = "") -> str:
+    """`url` as `scheme://[userinfo@]host:port[/path]`: any credentials it had replaced."""
     parts = urlsplit(url)
     netloc = parts.hostname or "127.0.0.1"
     if parts.port is not None:
         netloc += f":{parts.port}"
+    if userinfo:
+        netloc = f"{userinfo}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def url_with_credentials(url: str, creds: Credentials) -> str:
+    """`nats://host:port` with the role's user and password in it."""
     userinfo = f"{quote(creds.user, safe='')}:{quote(creds.password.get_secret_value(), safe='')}"
-    return urlunsplit((parts.scheme, f"{userinfo}@{netloc}", parts.path, "", ""))
+    return _server_url(url, userinfo)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -201,6 +216,36 @@ def write_credentials(
     for role, cred in creds.items():
         path = directory / f"{role}.env"
         _write_private(path, f"NATS_URL={url_with_credentials(nats_url, cred)}\n")
+        paths[role] = path
+    return paths
+
+
+def _nats_context(nats_url: str, creds: Credentials) -> dict[str, str]:
+    """A `nats` CLI context (jsm.go natscontext's JSON fields) for the role's user.
+
+    The server URL carries no credentials: `user` and `password` do. natscli reads a
+    password literally unless it starts with a scheme it resolves (`env://`, `file://`,
+    `op://`, `nsc://`, `data:`): generated ones (URL-safe base64, no `:`) never do.
+    """
+    return {
+        "description": f"drift-stream up: the {creds.role} user (new password every start)",
+        "url": _server_url(nats_url),
+        "user": creds.user,
+        "password": creds.password.get_secret_value(),
+    }
+
+
+def write_nats_contexts(
+    directory: Path, nats_url: str, creds: Mapping[Role, Credentials]
+) -> dict[Role, Path]:
+    """`<role>.context.json` files, mode 0600: `nats --context <file>` (or
+    `NATS_CONTEXT=<file>`) connects as that role. natscli v0.5.0 reads a context from a
+    path that exists and ends in `.json`; anything else is a name it looks up under
+    ~/.config/nats."""
+    paths: dict[Role, Path] = {}
+    for role, cred in creds.items():
+        path = directory / f"{role}.context.json"
+        _write_private(path, json.dumps(_nats_context(nats_url, cred), indent=2) + "\n")
         paths[role] = path
     return paths
 

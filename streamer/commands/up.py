@@ -30,6 +30,7 @@ async def run(args: argparse.Namespace) -> None:
         generate_credentials,
         url_with_credentials,
         write_credentials,
+        write_nats_contexts,
         write_server_config,
     )
     from streamer.nats_server import NatsServer
@@ -56,6 +57,7 @@ async def run(args: argparse.Namespace) -> None:
             )
         )
         write_credentials(auth_dir, nats.url, creds)
+        contexts = write_nats_contexts(auth_dir, nats.url, creds)
         print(
             f"nats-server  {nats.url}  (JetStream store {store / 'jetstream'}, "
             f"monitor {nats.monitor_url})",
@@ -64,6 +66,11 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"credentials  {auth_dir}/{{streamer,engine,operator}}.env  (NATS_URL per role, "
             "mode 0600; drift-stream commands run in this directory use them)",
+            flush=True,
+        )
+        print(
+            f"nats CLI     nats --context {contexts['engine']} micro ls  (engine: reads; "
+            "operator.context.json administers; or export NATS_CONTEXT=<file>)",
             flush=True,
         )
         rpc_url = args.rpc_url
