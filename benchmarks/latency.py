@@ -80,11 +80,12 @@ async def run_latency(
         legacy = await legacy_client(ln.url)
         try:
             async with DriftStreamClient("local", nats_url=nats.url, name="latency") as engine:
-                while (
-                    app.state is not StreamerState.RUNNING
-                    or ln.stats_json()["subscriptions"]["program"] < 2
-                ):
-                    await asyncio.sleep(0.01)  # a start-up wait: no event for "subscribed"
+                # A start-up wait (no event for "subscribed"): the streamer publishes
+                # every measured market (its feed uses no programSubscribe to count).
+                while app.state is not StreamerState.RUNNING or None in [
+                    await engine.funding(s) for s in _SYMBOLS
+                ]:
+                    await asyncio.sleep(0.01)
                 await asyncio.sleep(1.0)  # let driftpy's websocket subscriptions settle
                 await _measure(ln, engine, legacy, samples, delays)
         finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -162,11 +161,8 @@ def describe(server: LocalnetServer) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    """Serve until cancelled (`drift-stream localnet` cancels it on SIGINT or SIGTERM),
+    then stop cleanly."""
     server = LocalnetServer(**server_options(args))
     async with server:
         print(f"localnet: {describe(server)}")
@@ -177,7 +173,7 @@ async def run(args: argparse.Namespace) -> None:
         if args.provider is not None:
             print(f"  provider   {args.provider}  ({_fault_summary(server)})")
         print(f"  admin      {server.url}/admin/stats  (Ctrl-C stops)", flush=True)
-        await stop.wait()
+        await asyncio.get_running_loop().create_future()  # until cancelled
 
 
 def _fault_summary(server: LocalnetServer) -> str:

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from streamer.commands import req
 from streamer.commands.common import settings_for as _settings
-from streamer.commands.run import run_streamer, start_dashboard, stop_on_signal
+from streamer.commands.run import run_streamer, start_dashboard
+from streamer.commands.signals import forever, until_signal
 from streamer.logs import configure_logging
 from streamer.redact import redact_url
 
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="drift-stream", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also log every HTTP request (RPC, pages)"
+    )
     parser.add_argument("--log-json", action="store_true", help="one JSON object per log line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -176,8 +180,7 @@ async def _streamer(args: argparse.Namespace) -> None:
         nats_url=args.nats_url,
         markets=args.markets,
     )
-    stop = await stop_on_signal()
-    async with contextlib.AsyncExitStack() as stack:
+    async with until_signal(), contextlib.AsyncExitStack() as stack:
         app = await run_streamer(stack, settings, args)
         print(
             f"streamer {app.instance_id} for {settings.network}: NATS "
@@ -185,7 +188,7 @@ async def _streamer(args: argparse.Namespace) -> None:
             f"{redact_url(settings.rpc_url.get_secret_value() if settings.rpc_url else '')}",
             flush=True,
         )
-        await stop.wait()
+        await forever()
 
 
 async def _snapshot(args: argparse.Namespace) -> None:
@@ -196,34 +199,36 @@ async def _snapshot(args: argparse.Namespace) -> None:
     if settings.rpc_url is None:
         raise SystemExit("no RPC URL: set DRIFT_RPC_URL or give --rpc-url")
     pacing = PacingConfig(rate=settings.rpc_rate, method_rate=settings.rpc_method_rate)
-    await snapshot.run(args, settings.rpc_url.get_secret_value(), args.network, pacing)
+    async with until_signal(interrupt=True):  # cut short: no folder, exit 130
+        await snapshot.run(args, settings.rpc_url.get_secret_value(), args.network, pacing)
 
 
 async def _funding(args: argparse.Namespace) -> None:
     from subscribers.funding_table import run
 
     settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
-    await run(
-        settings.network,
-        settings.nats_url.get_secret_value(),
-        refresh_s=args.refresh,
-        once=args.once,
-    )
+    async with until_signal(interrupt=args.once):
+        await run(
+            settings.network,
+            settings.nats_url.get_secret_value(),
+            refresh_s=args.refresh,
+            once=args.once,
+        )
 
 
 async def _dashboard(args: argparse.Namespace) -> None:
     settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
-    stop = await stop_on_signal()
-    async with contextlib.AsyncExitStack() as stack:
+    async with until_signal(), contextlib.AsyncExitStack() as stack:
         url = await start_dashboard(stack, settings, args.host, args.port)
         print(f"dashboard    {url}  ({settings.network})", flush=True)
-        await stop.wait()
+        await forever()
 
 
 async def _localnet(args: argparse.Namespace) -> None:
     from localnet.cli import run
 
-    await run(args)
+    async with until_signal():
+        await run(args)
 
 
 async def _up(args: argparse.Namespace) -> None:
@@ -238,26 +243,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)  # imports localnet's options: a second or so
     except KeyboardInterrupt:  # Ctrl-C that early: stop, without a traceback
         return 130
-    configure_logging(args.log_level, json_lines=args.log_json)
+    configure_logging(args.log_level, json_lines=args.log_json, requests=args.verbose)
     try:
         asyncio.run(args.run(args))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: one clear line, then exit 1
-        if _bad_input(exc):
-            print(f"drift-stream: {exc}", file=sys.stderr)
-            return 2
+        problem = _users_problem(exc, args)
+        if problem is not None:
+            print(f"drift-stream: {problem[0]}", file=sys.stderr)
+            return problem[1]
         log.error("drift-stream %s failed: %s", args.command, exc, exc_info=exc)
         return 1
     return 0
 
 
-def _bad_input(exc: Exception) -> bool:
-    """A file the user named that cannot be used (a bad --snapshot folder): their
-    mistake, said in one line with exit code 2, not a crash."""
+def _users_problem(exc: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
+    """A problem the user can fix, said in one line (no traceback) with its exit code:
+    a file they named that cannot be used (a bad --snapshot folder: 2), credentials
+    NATS refuses or a port already taken (1). None for anything else."""
     from localnet.errors import SnapshotError  # only on this path: localnet is heavy
+    from streamer.nats_process import NatsServerError
+    from subscribers.errors import AuthenticationError
 
-    return isinstance(exc, SnapshotError)
+    if isinstance(exc, SnapshotError):
+        return str(exc), 2
+    if isinstance(exc, AuthenticationError):
+        source = getattr(args, "nats_url_source", None)
+        return f"{exc} (credentials from {source})" if source else str(exc), 1
+    if isinstance(exc, NatsServerError):
+        return str(exc), 1
+    return None
 
 
 if __name__ == "__main__":

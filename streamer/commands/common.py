@@ -39,15 +39,21 @@ def settings_for(
     """Environment first, then the flags that were given.
 
     With no NATS URL given at all, a command run where `drift-stream up` runs uses the
-    credentials `up` wrote for its role (./.drift-stream/auth/<role>.env).
+    credentials `up` wrote for its role (./.drift-stream/auth/<role>.env). Where the
+    NATS URL came from is kept in `args.nats_url_source`, for error messages.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
-    if role is not None and "nats_url" not in given and "NATS_URL" not in os.environ:
+    source = "--nats-url" if "nats_url" in given else "the default URL"
+    if "nats_url" not in given and "NATS_URL" in os.environ:
+        source = "$NATS_URL"
+    elif role is not None and "nats_url" not in given:
         local = LOCAL_AUTH_DIR / f"{role}.env"
         if local.is_file():
             from streamer.auth import read_credentials
 
             given["nats_url"] = read_credentials(local)
+            source = str(local)
+    args.nats_url_source = source
     settings = Settings(**given)  # type: ignore[arg-type]
     hide_secrets(
         settings.nats_url.get_secret_value(),

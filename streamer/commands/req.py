@@ -12,7 +12,7 @@ import json
 
 from schemas import API_ENDPOINTS, ERROR_CODE_HEADER, NETWORKS
 from streamer.commands.common import ONE_SHOT, settings_for
-from subscribers.connection import server_list
+from subscribers.connection import connect
 
 __all__ = ["add_parser", "run"]
 
@@ -31,17 +31,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 async def run(args: argparse.Namespace) -> None:
-    import nats
     from nats.errors import NoRespondersError
     from nats.errors import TimeoutError as NatsTimeout
 
     from schemas import api_subject
 
     settings = settings_for(args, "operator", network=args.network, nats_url=args.nats_url)
-    nc = await nats.connect(
-        server_list(settings.nats_url.get_secret_value()),
-        **ONE_SHOT,
-        connect_timeout=args.timeout,
+    nc = await connect(
+        settings.nats_url.get_secret_value(), **ONE_SHOT, connect_timeout=args.timeout
     )
     try:
         subject = api_subject(settings.network, args.endpoint)

@@ -1,13 +1,12 @@
-"""What the long-running `drift-stream` commands share: stop on SIGINT/SIGTERM, and a
-streamer or the dashboard started inside the command's exit stack (stopped, awaited
-and cleaned up in reverse when it closes)."""
+"""What the long-running `drift-stream` commands share: a streamer or the dashboard
+started inside the command's exit stack (stopped, awaited and cleaned up in reverse
+when it closes). Signals: `streamer.commands.signals`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import signal
 from typing import TYPE_CHECKING
 
 from streamer.settings import Settings
@@ -15,16 +14,7 @@ from streamer.settings import Settings
 if TYPE_CHECKING:
     from streamer.app import Streamer
 
-__all__ = ["run_streamer", "start_dashboard", "stop_on_signal"]
-
-
-async def stop_on_signal() -> asyncio.Event:
-    """An event set by the first SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+__all__ = ["run_streamer", "start_dashboard"]
 
 
 async def run_streamer(

