@@ -13,12 +13,16 @@ from nats.aio.client import Client
 
 from localnet import MarketPatch
 from localnet.server import LocalnetServer
-from schemas import StreamerState
+from schemas import StreamerState, encode, funding_subject
+from schemas.buckets import history_stream
+from streamer.buckets import ensure_stream
 from streamer.nats_server import NatsServer
 from streamer.source import SourceSnapshot
 from subscribers.client import DriftStreamClient
-from subscribers.dashboard.server import Dashboard, serve
+from subscribers.dashboard.server import Dashboard, read_history, serve
+from tests.conftest import ConnectNats
 from tests.drift_clients import feed_subscribed, wait_until
+from tests.factories import funding_rate
 from tests.fixtures_streamer import StartStreamer
 from tests.test_client import SPOTS, publisher_on
 
@@ -113,6 +117,25 @@ async def test_history_endpoint_returns_the_funding_series(
             assert times == sorted(times)
         finally:
             await runner.cleanup()
+
+
+async def test_history_reads_past_a_thousand_messages(
+    fresh_nats: NatsServer, connect_nats: ConnectNats
+) -> None:
+    """A market's history of 2500 values: the chart ends at the newest (a consumer
+    waiting for acks stopped at the 1000th)."""
+    nc = await connect_nats(fresh_nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, history_stream())
+    for i in range(2500):
+        value = funding_rate(last_funding_rate=1_000_000 + i)
+        await nc.publish(funding_subject("local", "SOL-PERP"), encode(value))
+    await nc.flush()
+    newest = funding_rate(last_funding_rate=1_000_000 + 2499)
+    async with DriftStreamClient("local", nats_url=fresh_nats.url, name="dash") as client:
+        points = await read_history(client, "SOL-PERP", hours=1)
+    assert newest.hourly_rate_pct is not None
+    assert points[-1][1] == newest.hourly_rate_pct
 
 
 def _published(client: DriftStreamClient, rate: int) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from schemas import FundingRate, StreamerStatus, decode, funding_subject, validate_symbol
 from schemas.buckets import HISTORY_STREAM
@@ -190,6 +190,9 @@ async def read_history(client: DriftStreamClient, symbol: str, hours: float) -> 
         deliver_policy=DeliverPolicy.BY_START_TIME,
         opt_start_time=start.isoformat().replace("+00:00", "Z"),  # type: ignore[arg-type]  # sent as given: RFC 3339
         inactive_threshold=30,
+        # no acks: with the default explicit ack a pull consumer stops delivering after
+        # 1000 unacknowledged messages, and the chart ended at the window's 1000th value
+        ack_policy=AckPolicy.NONE,
     )
     points: list[list[float]] = []
     try:
