@@ -22,11 +22,15 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from localnet.presets import preset
+from localnet.server import LocalnetServer
+from schemas import StreamerState
 from streamer.app import Streamer
 from streamer.auth import Credentials, url_with_credentials
 from streamer.nats_process import PidFile
 from streamer.nats_server import NatsServer
 from streamer.ports import free_port
+from streamer.settings import Settings
+from streamer.source import DriftSource
 from subscribers import AuthenticationError, DriftStreamClient
 from subscribers.funding_table import render
 from tests.drift_clients import wait_until
@@ -392,3 +396,42 @@ async def test_a_permissions_violation_is_logged_once_and_the_client_goes_on(
         assert nc.is_connected
         status = await client.request_status()  # still served
         assert status.network == "local"
+
+
+@pytest.mark.timeout(90)
+async def test_clean_closes_log_no_warning_and_every_task_stops(
+    fresh_nats: NatsServer, localnet: LocalnetServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`funding --once` connects, prints and closes: nothing at WARNING or above on its
+    stderr (its clean close logged 'NATS disconnected' as a WARNING). The streamer that
+    served it, with its feed running for a consumer, stops when cancelled: no task of
+    it is left (none 'did not stop within 10 s'), and its own close is no warning."""
+    caplog.set_level(logging.INFO)
+    before = asyncio.all_tasks()
+    settings = Settings(network="local", rpc_url=localnet.url, nats_url=fresh_nats.url)
+    app = Streamer(settings, lambda: DriftSource(localnet.url), publish_interval_s=0.05)
+    task = asyncio.create_task(app.run())
+    try:
+        await asyncio.wait_for(app.ready.wait(), 10)
+        table = await Proc.start(
+            "funding", "--once", "--network", "local", "--nats-url", fresh_nats.url
+        )
+        try:
+            code = await table.exit_code(45)
+        finally:
+            await table.kill()
+        assert code == 0, table.text
+        assert "SOL-PERP" in "".join(table.out)
+        assert [line for line in table.err if re.search(r"\b(WARNING|ERROR)\b", line)] == []
+        async with DriftStreamClient("local", nats_url=fresh_nats.url, name="holder"):
+            await wait_until(lambda: app.state is StreamerState.RUNNING, timeout=15)
+            task.cancel()
+            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 15)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    left = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()]
+    assert [t.get_name() for t in left if not t.done()] == []
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert not [m for _, m in messages if "did not stop" in m]
+    assert not [m for level, m in messages if level >= logging.WARNING and "disconnected" in m]
