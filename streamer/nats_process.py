@@ -187,28 +187,44 @@ class PidFile:
 
 
 def port_problem(ports: dict[str, int], pid_file: PidFile | None, store: Path) -> str:
-    """Who holds one of `ports` (named), when one is taken: a leftover server to stop, or
-    the process in the way; empty if all are free or the holder cannot be told."""
+    """Who holds one of `ports` (named), when one is taken: a nats-server (left behind
+    by a killed owner, or still run by one) to stop, or another process in the way;
+    empty if all are free or the holder cannot be told."""
     for what, port in ports.items():
         holder = port_holder(port)
         if holder is None:
             continue
-        if holder.is_nats_server:
-            left = pid_file.read() if pid_file is not None else None
-            owner = (
-                f", started by an earlier drift-stream in {store}"
-                if left is not None and left.get("pid") == holder.pid
-                else ""
-            )
+        if not holder.is_nats_server:
             return (
-                f": its {what} {port} is in use by a leftover nats-server, pid "
-                f"{holder.pid}{owner}; stop it with `kill {holder.pid}` and start again"
+                f"its {what} {port} is in use by pid {holder.pid} ({holder.command[:80]}); "
+                "choose another port"
             )
+        left = pid_file.read() if pid_file is not None else None
+        ours = left is not None and left.get("pid") == holder.pid
+        parent = _parent(holder.pid)
+        if parent is not None and parent > 1:  # its owner lives (orphans go to pid 1)
+            command = _command(Path(f"/proc/{parent}"))
+            whose = f"run by pid {parent} ({command[:80]})"
+            if "drift-stream" in command or "streamer.cli" in command:
+                whose = f"run by pid {parent}, a drift-stream that is still running"
+            return (
+                f"its {what} {port} is in use by nats-server pid {holder.pid}, {whose}; "
+                "stop that first, or choose other ports"
+            )
+        whose = f", left behind by an earlier drift-stream in {store}" if ours else ""
         return (
-            f": its {what} {port} is in use by pid {holder.pid} ({holder.command[:80]}); "
-            "choose another port"
+            f"its {what} {port} is in use by a leftover nats-server, pid {holder.pid}"
+            f"{whose}; stop it with `kill {holder.pid}` and start again"
         )
     return ""
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 async def http_get(host: str, port: int, path: str, netloc: str) -> tuple[int, bytes]:

@@ -203,7 +203,10 @@ class NatsServer:
                 return
             problem = f"nats-server exited with code {process.returncode} while starting"
             if attempt == attempts:
-                raise NatsServerError(problem + self._port_problem() + self._log_tail())
+                taken = self._port_problem()  # the cause, named: no need for the log
+                raise NatsServerError(
+                    f"{problem}: {taken}" if taken else problem + self._log_tail()
+                )
             log.warning("%s on %s; retrying on fresh ports", problem, self.url)
             self._pick_ports()
 

@@ -27,7 +27,7 @@ from schemas import StreamerState
 from streamer.app import Streamer
 from streamer.auth import Credentials, url_with_credentials
 from streamer.nats_process import PidFile
-from streamer.nats_server import NatsServer
+from streamer.nats_server import NatsServer, find_nats_server
 from streamer.ports import free_port
 from streamer.settings import Settings
 from streamer.source import DriftSource
@@ -164,13 +164,74 @@ async def test_a_leftover_server_on_the_ports_is_named_not_taken_for_ours(
         assert "nats-server started" not in up.text
         assert "authorization violation" not in up.text.lower()
         message = "".join(up.err)
-        assert f"port {leftover.port} is in use by a leftover nats-server, pid {leftover.pid}" in (
-            message
-        )
-        assert f"kill {leftover.pid}" in message
-        assert "started by an earlier drift-stream" in message
+        assert f"port {leftover.port} is in use by nats-server pid {leftover.pid}" in message
+        assert f"kill {leftover.pid}" not in message  # its owner (this test) still runs
+        assert f"run by pid {os.getpid()} (" in message
+        assert "end of" not in message  # the cause is named: no server log tail
         assert "Traceback" not in message
         assert leftover.running  # ours to stop, not up's
+
+
+@pytest.mark.timeout(60)
+async def test_a_server_left_behind_is_named_with_the_command_to_stop_it(
+    tmp_path: Path,
+) -> None:
+    """The finding itself: `up` killed, its nats-server orphaned (an earlier session's,
+    before servers died with their owner). The new `up` names it as left behind by the
+    earlier drift-stream in this folder and says how to stop it."""
+    state = tmp_path / "state"
+    ports = [free_port(), free_port()]
+    spawn = await asyncio.create_subprocess_exec(
+        "sh",
+        "-c",
+        '"$0" -a 127.0.0.1 -p "$1" -m "$2" -js -sd "$3" >/dev/null 2>&1 & echo $!',
+        str(find_nats_server()),
+        str(ports[0]),
+        str(ports[1]),
+        str(tmp_path / "old"),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await spawn.communicate()  # sh exits: the server is an orphan now
+    orphan = int(out)
+    try:
+        await _listening(ports[0])
+        PidFile(state / "nats-server.pid").write(orphan, "old", "nats://old", "http://old")
+        up = await Proc.start(
+            "up",
+            "--nats-port",
+            str(ports[0]),
+            "--nats-monitor-port",
+            str(ports[1]),
+            "--store-dir",
+            str(state),
+            *SMALL_UP,
+        )
+        try:
+            code = await up.exit_code(30)
+        finally:
+            await up.kill()
+        assert code == 1, up.text
+        assert (
+            f"drift-stream: nats-server exited with code 1 while starting: its client port "
+            f"{ports[0]} is in use by a leftover nats-server, pid {orphan}, left behind by an "
+            f"earlier drift-stream in {state}; stop it with `kill {orphan}` and start again"
+        ) in up.text
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    await _gone(orphan)
+
+
+async def _listening(port: int, timeout: float = 10) -> None:
+    """Until something accepts TCP connections on `port` (a server starting)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.02)  # no readiness event to await from a foreign process
+                continue
+            writer.close()
+            return
 
 
 @pytest.mark.timeout(60)
