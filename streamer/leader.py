@@ -77,8 +77,17 @@ class Leadership:
         self._task = asyncio.create_task(self._scope(nc, consumers_kv), name="leader")
 
     async def deposed(self) -> None:
-        """The lease's `on_deposed`: stop the leader scope and stand by."""
-        log.warning("no longer leader for %s", self.network, extra={"network": self.network})
+        """The lease's `on_deposed`: stop the leader scope and stand by (a warning when
+        the lease was lost, INFO when this streamer is stopping and hands it over)."""
+        task = asyncio.current_task()
+        stopping = task is not None and task.cancelling() > 0
+        log.log(
+            logging.INFO if stopping else logging.WARNING,
+            "%s for %s",
+            "stopping: leadership handed over" if stopping else "no longer leader",
+            self.network,
+            extra={"network": self.network},
+        )
         await self.stop()
         self._metrics.leader.set(0)
         self._set_state(StreamerState.STANDBY)
