@@ -58,10 +58,12 @@ def render(carries: Sequence[Carry], *, network: str, top: int, now: float) -> s
         f"Drift funding carry ({network}) at {iso8601(milliseconds(now))}:"
         f" {len(carries)} markets, best first"
     ]
-    for symbol, annual_pct, side, r in carries[:top]:
+    shown = carries[:top]
+    width = max((len(symbol) for symbol, *_ in shown), default=0)  # names whole, aligned
+    for symbol, annual_pct, side, r in shown:
         hourly = (r["fundingRate"] or 0.0) * 100
         lines.append(
-            f"  {symbol:<24} {annual_pct:+9.2f} %/yr  {side:<12}"
+            f"  {symbol:<{width}} {annual_pct:+9.2f} %/yr  {side:<12}"
             f"  ({hourly:+.6f} %/{r['interval']}, settles {r['fundingDatetime']})"
         )
     return "\n".join(lines)
