@@ -42,6 +42,10 @@ from tests.sdk_figures import SdkDriftClient, funding_problems, price_problems, 
 PERPS, SPOTS = 85, 63
 Pipeline = tuple[LocalnetServer, DriftStreamClient]
 
+# Values the SDK computes per request: a whole 8 s sample took over its 60 s timeout
+# on a busy machine in one request.
+_BATCH = 200
+
 
 @pytest_asyncio.fixture
 async def nats(tmp_path: Path) -> AsyncIterator[NatsServer]:
@@ -78,9 +82,11 @@ async def still(nats: NatsServer) -> AsyncIterator[Pipeline]:
 @pytest_asyncio.fixture
 async def moving(nats: NatsServer) -> AsyncIterator[Pipeline]:
     simulation = SimulationConfig(price_interval_s=0.4, funding_interval_s=4.0, seed=11)
-    # An oracle that never moves keeps its first version for the whole test: keep every
-    # slot's history, however long the run takes on a loaded machine.
-    history = HistoryConfig(window_slots=1_000_000)
+    # An oracle that never moves keeps its first version for the whole test, and one that
+    # moves every slot may be read at an early slot after many more versions: keep every
+    # slot's history and every version, however long the run takes on a loaded machine
+    # (64 versions evicted one an early value was computed from, once, on a busy CI run).
+    history = HistoryConfig(window_slots=1_000_000, max_versions=1_000_000)
     async with LocalnetServer(
         preset="mainnet", simulation=simulation, slot_ms=100, history=history
     ) as localnet:
@@ -200,8 +206,10 @@ async def test_every_value_received_while_prices_move_equals_the_sdk(moving: Pip
                 "oracle_slot": value.oracle_slot,
             }
         )
+    figures: list[dict[str, Any]] = []
     async with SdkDriftClient() as sdk:
-        figures = (await sdk.compute(items, []))["perps"]
+        for start in range(0, len(items), _BATCH):  # each request well within its timeout
+            figures += (await sdk.compute(items[start : start + _BATCH], []))["perps"]
     problems: list[str] = []
     for value, fig in zip(values, figures, strict=True):
         if isinstance(value, FundingRate):
