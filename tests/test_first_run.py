@@ -43,6 +43,20 @@ SCRIPT = [sys.executable, "-m", "streamer.cli"]
 SMALL_UP = ("--port", "0", "--preset", "small", "--dashboard-port", "-1")
 
 
+async def _up(state: Path, nats_port: int = 0, monitor_port: int = 0) -> Proc:
+    """`drift-stream up` on the small preset, its store in `state` (0: free ports)."""
+    return await Proc.start(
+        "up",
+        "--nats-port",
+        str(nats_port),
+        "--nats-monitor-port",
+        str(monitor_port),
+        "--store-dir",
+        str(state),
+        *SMALL_UP,
+    )
+
+
 class Proc:
     """A `drift-stream` process: its output lines as they come, and its exit awaited."""
 
@@ -146,16 +160,7 @@ async def test_a_leftover_server_on_the_ports_is_named_not_taken_for_ours(
         PidFile(state / "nats-server.pid").write(
             leftover.pid, "drift-stream-old", leftover.url, leftover.monitor_url
         )
-        up = await Proc.start(
-            "up",
-            "--nats-port",
-            str(leftover.port),
-            "--nats-monitor-port",
-            str(leftover.http_port),
-            "--store-dir",
-            str(state),
-            *SMALL_UP,
-        )
+        up = await _up(state, leftover.port, leftover.http_port)
         try:
             code = await up.exit_code(30)
         finally:
@@ -196,16 +201,7 @@ async def test_a_server_left_behind_is_named_with_the_command_to_stop_it(
     try:
         await _listening(ports[0])
         PidFile(state / "nats-server.pid").write(orphan, "old", "nats://old", "http://old")
-        up = await Proc.start(
-            "up",
-            "--nats-port",
-            str(ports[0]),
-            "--nats-monitor-port",
-            str(ports[1]),
-            "--store-dir",
-            str(state),
-            *SMALL_UP,
-        )
+        up = await _up(state, ports[0], ports[1])
         try:
             code = await up.exit_code(30)
         finally:
@@ -243,16 +239,7 @@ async def test_up_stops_on_a_signal_at_any_stage(
     """SIGINT or SIGTERM while `up` is still starting (nats-server up, localnet and the
     streamer not yet) or running: exit 0, every child stopped."""
     state = tmp_path / "state"
-    up = await Proc.start(
-        "up",
-        "--nats-port",
-        "0",
-        "--nats-monitor-port",
-        "0",
-        "--store-dir",
-        str(state),
-        *SMALL_UP,
-    )
+    up = await _up(state)
     try:
         await up.wait_for(r"nats-server\s+nats://" if stage == "starting" else "running; Ctrl-C")
         record = PidFile(state / "nats-server.pid").read()
@@ -307,9 +294,7 @@ async def _quiet_for(proc: Proc, seconds: float) -> int:
 async def test_nats_server_dies_with_a_killed_up(tmp_path: Path) -> None:
     """SIGKILL of `up` (no cleanup runs): its nats-server goes too."""
     state = tmp_path / "state"
-    up = await Proc.start(
-        "up", "--nats-port", "0", "--nats-monitor-port", "0", "--store-dir", str(state), *SMALL_UP
-    )
+    up = await _up(state)
     try:
         await up.wait_for("running; Ctrl-C")
         record = PidFile(state / "nats-server.pid").read()
