@@ -3,7 +3,10 @@
 The streamer writes only the KV; each bucket's republish rule puts every value on the plain
 subject of `schemas.subjects` (one write path, so cache and stream never disagree). The
 nats side turns a BucketSpec into `KeyValueConfig(bucket=name, ttl=ttl_s, history=history,
-republish=RePublish(src=republish_src, dest=republish_dest))`.
+republish=RePublish(src=republish_src, dest=republish_dest))`, and sets two flags of the
+bucket's stream: `rollups` (`allow_rollup_hdrs`: off for presence, where a `Nats-Rollup`
+header on one key would purge every engine's key) and `atomic` (`allow_atomic`: the data
+buckets take a leader's fenced writes as atomic batches on a cluster).
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ _MAX_HISTORY = 64  # nats-server's limit for KV history
 
 @dataclass(frozen=True, slots=True)
 class BucketSpec:
-    """One KV bucket: name, TTL in seconds (None: no expiry), history and republish rule."""
+    """One KV bucket: name, TTL in seconds (None: no expiry), history, republish rule, and
+    whether its stream takes rollup headers and atomic batches."""
 
     name: str
     ttl_s: float | None
@@ -74,6 +78,8 @@ class BucketSpec:
     republish_src: str | None = None
     republish_dest: str | None = None
     description: str = ""
+    rollups: bool = True
+    atomic: bool = False
 
     def __post_init__(self) -> None:
         if _BUCKET_NAME_RE.fullmatch(self.name) is None:
@@ -110,6 +116,7 @@ def bucket_specs(
             republish_src=kv_subject(FUNDING_BUCKET, "*.*"),
             republish_dest=f"{SUBJECT_ROOT}.{_W1}.{FUNDING_TOKEN}.{_W2}",
             description="FundingRate per market, key <net>.<SYMBOL>",
+            atomic=True,
         ),
         BucketSpec(
             name=PRICES_BUCKET,
@@ -117,6 +124,7 @@ def bucket_specs(
             republish_src=kv_subject(PRICES_BUCKET, "*.*"),
             republish_dest=f"{SUBJECT_ROOT}.{_W1}.{MARKET_TOKEN}.{_W2}",
             description="MarketSnapshot per market, key <net>.<SYMBOL>",
+            atomic=True,
         ),
         BucketSpec(
             name=MARKETS_BUCKET,
@@ -124,6 +132,7 @@ def bucket_specs(
             republish_src=kv_subject(MARKETS_BUCKET, "*"),
             republish_dest=f"{SUBJECT_ROOT}.{_W1}.{MARKETS_TOKEN}",
             description="MarketList per network, key <net>",
+            atomic=True,
         ),
         BucketSpec(
             name=SPOT_BUCKET,
@@ -131,11 +140,13 @@ def bucket_specs(
             republish_src=kv_subject(SPOT_BUCKET, "*.*"),
             republish_dest=f"{SUBJECT_ROOT}.{_W1}.{SPOT_TOKEN}.{_W2}",
             description="SpotMarketSnapshot per spot market, key <net>.<Symbol> (case kept)",
+            atomic=True,
         ),
         BucketSpec(
             name=CONSUMERS_BUCKET,
             ttl_s=presence_ttl,
             description="ConsumerPresence heartbeats, key <net>.<consumer_id>",
+            rollups=False,
         ),
         BucketSpec(
             name=LEADER_BUCKET,

@@ -163,7 +163,9 @@ class Streamer:
         self._errors.connected()
         try:
             replicas = self.settings.kv_replicas
-            kvs = await ensure_buckets(nc.jetstream(), self._bucket_specs(), replicas=replicas)
+            kvs = await ensure_buckets(
+                nc.jetstream(), self._bucket_specs(), replicas=replicas, align=True
+            )
             await ensure_stream(nc.jetstream(), history_stream(), replicas=replicas)
             ttls = {
                 FUNDING_BUCKET: self.settings.cache_ttl_funding,

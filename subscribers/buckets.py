@@ -1,4 +1,9 @@
-"""Create-or-bind the KV buckets from their one definition in `schemas.buckets`."""
+"""Create-or-bind the KV buckets from their one definition in `schemas.buckets`.
+
+A bucket's creator also sets its stream's flags (`allow_rollup_hdrs`, `allow_atomic`)
+as the spec says; the streamer aligns them on buckets that already exist (`align=True`),
+so a deployment made by an older version gets them at the streamer's next start.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from subscribers.errors import BucketUnavailableError
 
 __all__ = [
     "BucketUnavailableError",
+    "align_flags",
     "ensure_bucket",
     "ensure_buckets",
     "ensure_stream",
@@ -52,12 +58,15 @@ def kv_config(spec: BucketSpec, *, replicas: int = 1) -> KeyValueConfig:
     )
 
 
-async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, *, replicas: int = 1) -> KeyValue:
+async def ensure_bucket(
+    js: JetStreamContext, spec: BucketSpec, *, replicas: int = 1, align: bool = False
+) -> KeyValue:
     """Bind the bucket, or create it if nobody has yet.
 
     Binding first lets a reader that may not create streams (an engine user, see
     `streamer.auth`) use buckets the streamer made. A bucket that exists with another
     TTL is used as it is and the difference logged: the first creator's config wins.
+    Its stream flags are the spec's once this call created it, or with `align`.
     """
     try:
         kv = await js.key_value(spec.name)
@@ -65,12 +74,16 @@ async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, *, replicas: int
         pass
     else:
         await _warn_if_different(kv, spec)
+        if align:
+            await align_flags(js, kv, spec)
         return kv
     try:
-        return await js.create_key_value(kv_config(spec, replicas=replicas))
+        kv = await js.create_key_value(kv_config(spec, replicas=replicas))
     except BadRequestError:  # created by another process since our look
         kv = await js.key_value(spec.name)
         await _warn_if_different(kv, spec)
+        if align:
+            await align_flags(js, kv, spec)
         return kv
     except NatsTimeoutError as exc:  # denied (never answered), or a cluster still busy
         with contextlib.suppress(BucketNotFoundError, NatsTimeoutError):
@@ -79,6 +92,25 @@ async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, *, replicas: int
             f"bucket {spec.name} does not exist and this user could not create it "
             "(no permission?): start the streamer first"
         ) from exc
+    await align_flags(js, kv, spec)
+    return kv
+
+
+async def align_flags(js: JetStreamContext, kv: KeyValue, spec: BucketSpec) -> None:
+    """Set the bucket stream's `allow_rollup_hdrs` and `allow_atomic` to the spec's."""
+    config = (await js.stream_info(kv._stream)).config
+    if bool(config.allow_rollup_hdrs) == spec.rollups and bool(config.allow_atomic) == spec.atomic:
+        return
+    config.allow_rollup_hdrs = spec.rollups
+    config.allow_atomic = spec.atomic
+    await js.update_stream(config)
+    log.info(
+        "bucket %s: rollups %s, atomic batches %s",
+        spec.name,
+        "allowed" if spec.rollups else "refused",
+        "allowed" if spec.atomic else "refused",
+        extra={"bucket": spec.name},
+    )
 
 
 async def _warn_if_different(kv: KeyValue, spec: BucketSpec) -> None:
@@ -98,10 +130,13 @@ async def _warn_if_different(kv: KeyValue, spec: BucketSpec) -> None:
 
 
 async def ensure_buckets(
-    js: JetStreamContext, specs: Mapping[str, BucketSpec], *, replicas: int = 1
+    js: JetStreamContext, specs: Mapping[str, BucketSpec], *, replicas: int = 1, align: bool = False
 ) -> dict[str, KeyValue]:
     """Every bucket of `specs`, by name."""
-    return {name: await ensure_bucket(js, spec, replicas=replicas) for name, spec in specs.items()}
+    return {
+        name: await ensure_bucket(js, spec, replicas=replicas, align=align)
+        for name, spec in specs.items()
+    }
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int = 1) -> None:
