@@ -23,6 +23,7 @@ from localnet import codec
 from localnet.server import LocalnetServer
 from streamer.publisher import Publisher
 from streamer.source import DriftSource
+from tests.fence_fakes import FakeFenceStream
 
 __all__ = ["account_decode_us", "profile_pass", "summarize"]
 
@@ -31,9 +32,8 @@ _C_OWNER = re.compile(r"(?:of '|built-in method )_?([A-Za-z]\w*)")
 _TTLS = {"drift_funding": 30.0, "drift_prices": 10.0, "drift_markets": 60.0}
 
 
-class _NullKV:
-    async def put(self, key: str, value: bytes) -> int:
-        return 0
+async def _holds() -> bool:
+    return True
 
 
 def _where(filename: str) -> str:
@@ -102,8 +102,8 @@ async def profile_pass(passes: int = 200) -> dict[str, Any]:
         decode_us = account_decode_us(ln)
         source = DriftSource(ln.url)
         await source.start()
-        kvs: Any = {bucket: _NullKV() for bucket in _TTLS}
-        publisher = Publisher(kvs, "local", _TTLS)
+        publisher = Publisher({b: FakeFenceStream(b) for b in _TTLS}, "local", _TTLS)
+        await publisher.fence(1, "benchmark", _holds)
         try:
             timings: dict[str, list[float]] = {"snapshot": [], "publish_all": [], "publish_one": []}
             for i in range(passes):

@@ -164,10 +164,19 @@ def bucket_specs(
 
 @dataclass(frozen=True, slots=True)
 class StreamSpec:
-    """A JetStream stream that keeps history of plain subjects (not a KV bucket)."""
+    """A JetStream stream that keeps the history of one KV bucket (not a KV bucket): it
+    sources the bucket's stream (`$KV.<bucket>....` messages under `source_subject`) and
+    files them under `subject` (a republish-style template of the source's wildcards).
+
+    Sourced, not captured from the plain subjects: a republished value carries its
+    writer's headers, the write fence's `Nats-Expected-*` and an atomic batch's
+    `Nats-Batch-*` among them, which a stream capturing those subjects would enforce
+    (and refuse the value); sourcing drops them."""
 
     name: str
-    subjects: tuple[str, ...]
+    source_stream: str
+    source_subject: str
+    subject: str
     max_age_s: float
     max_bytes: int
     description: str = ""
@@ -177,12 +186,17 @@ HISTORY_STREAM = "DRIFT_FUNDING_HISTORY"
 
 
 def history_stream(*, days: float = 7.0, max_bytes: int = 1 << 30) -> StreamSpec:
-    """Every FundingRate published on `drift.<net>.funding.<SYMBOL>`, kept for `days`
-    (the dashboard's charts read it)."""
+    """Every FundingRate written to `drift_funding`, kept for `days` under its plain
+    subject `drift.<net>.funding.<SYMBOL>` (the dashboard's charts read it)."""
+    funding = bucket_specs()[FUNDING_BUCKET]
+    assert funding.republish_src is not None
+    assert funding.republish_dest is not None
     return StreamSpec(
         name=HISTORY_STREAM,
-        subjects=(f"{SUBJECT_ROOT}.*.{FUNDING_TOKEN}.*",),
+        source_stream=f"KV_{FUNDING_BUCKET}",
+        source_subject=funding.republish_src,
+        subject=funding.republish_dest,
         max_age_s=days * 86_400,
         max_bytes=max_bytes,
-        description="FundingRate history per market, from the funding subjects",
+        description="FundingRate history per market, sourced from drift_funding",
     )

@@ -20,8 +20,10 @@ __all__ = [
     "API_TOKEN",
     "ERROR_CODE_HEADER",
     "ERROR_HEADER",
+    "FENCE_TOKEN",
     "FUNDING_TOKEN",
     "KV_SUBJECT_PREFIX",
+    "LEADER_TOKEN",
     "MARKETS_TOKEN",
     "MARKET_TOKEN",
     "NETWORKS",
@@ -35,11 +37,13 @@ __all__ = [
     "api_subject",
     "api_wildcard",
     "consumer_key",
+    "fence_key",
     "funding_subject",
     "funding_wildcard",
     "key_wildcard",
     "kv_subject",
     "leader_key",
+    "leader_subject",
     "market_key",
     "market_subject",
     "market_wildcard",
@@ -79,6 +83,8 @@ MARKETS_TOKEN = "markets"
 SPOT_TOKEN = "spot"
 STATUS_TOKEN = "status"
 API_TOKEN = "api"
+LEADER_TOKEN = "leader"
+FENCE_TOKEN = "_fence"
 KV_SUBJECT_PREFIX = "$KV"
 
 # 32 is the size of Drift's on-chain `name` field, so every real symbol fits.
@@ -186,6 +192,12 @@ def status_subject(net: Network) -> str:
     return f"{_base(net)}.{STATUS_TOKEN}"
 
 
+def leader_subject(net: Network) -> str:
+    """`drift.<net>.leader`: the leader's LeaderBeat heartbeats (core NATS, no JetStream:
+    they go on while a stream fails over), which standby streamers listen to."""
+    return f"{_base(net)}.{LEADER_TOKEN}"
+
+
 def api_prefix(net: Network) -> str:
     """`drift.<net>.api`: the micro service group prefix of every endpoint."""
     return f"{_base(net)}.{API_TOKEN}"
@@ -252,6 +264,14 @@ def consumer_key(net: Network, consumer_id: str) -> str:
 def leader_key(net: Network) -> str:
     """`<net>`: the leader lease key in drift_leader."""
     return validate_network(net)
+
+
+def fence_key(net: Network) -> str:
+    """`_fence.<net>.leader`: the WriteFence record of one network in each data bucket.
+
+    Three tokens, so no bucket's republish rule (`<net>.<SYMBOL>` or `<net>`) and no
+    reader's `<net>.*` filter matches it."""
+    return f"{FENCE_TOKEN}.{validate_network(net)}.{LEADER_TOKEN}"
 
 
 def key_wildcard(net: Network) -> str:

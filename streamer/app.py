@@ -3,17 +3,23 @@
 ```
 Streamer.run
  ├── LeaderLease.run ── elected ──► leader scope (cancelled when deposed)
- │                                    ├── micro service drift-streamer (api)
- │                                    ├── PresenceTracker.run ─► LifecycleMachine
- │                                    └── lifecycle loop ─ should_run ─► supervisor
+ │    (renew, beat on drift.<net>.leader; │ ├── write fence raised in every data bucket
+ │     standby: read the key, hear beats, │ ├── micro service drift-streamer (api)
+ │     take over a silent holder)         │ ├── PresenceTracker.run ─► LifecycleMachine
+ │                                        │ └── lifecycle loop ─ should_run ─► supervisor
  │                                                                        (start with backoff,
  │                                                                         watchdog, snapshot,
- │                                                                         publish; stop = cleanup)
+ │                                                                         fenced publish;
+ │                                                                         stop = cleanup)
+ ├── beats heard ─► LeaderLease.heard_beat
+ ├── keep the feed prepared while another instance leads (a warm standby)
  └── heartbeat (drift_health always; drift.<net>.status while leader)
 ```
-Only the leader holds a DriftClient and serves the api; a standby waits for the lease.
-The leader scope is `streamer.leader`, the heartbeat `streamer.health`, and the
-supervisor (the Drift side: start, publish, back off, reconnect) `streamer.supervisor`.
+Only the leader holds a DriftClient and serves the api; a standby, connected and bound
+to the buckets with State and the market list read, waits for the lease. The lease is
+`streamer.lease`, the fence `streamer.fence`, the leader scope `streamer.leader`, the
+heartbeat `streamer.health`, and the supervisor (the Drift side: start, publish, back
+off, reconnect) `streamer.supervisor`.
 """
 
 from __future__ import annotations
@@ -39,26 +45,20 @@ from schemas import (
 )
 from schemas.buckets import (
     CONSUMERS_BUCKET,
-    FUNDING_BUCKET,
     HEALTH_BUCKET,
     LEADER_BUCKET,
-    MARKETS_BUCKET,
-    PRICES_BUCKET,
-    SPOT_BUCKET,
-    BucketSpec,
-    bucket_specs,
-    history_stream,
 )
-from streamer.buckets import ensure_buckets, ensure_stream
 from streamer.errors import NotReadyError
+from streamer.fence_stream import JetStreamFence
 from streamer.health import health_key, health_ttl, heartbeat
+from streamer.journal import WriteJournal
 from streamer.leader import Leadership
-from streamer.lease import LeaderLease
 from streamer.metrics import Metrics
 from streamer.publisher import Publisher
 from streamer.settings import Settings
 from streamer.supervisor import SourceFactory, Supervisor
-from subscribers.connection import ErrorLog, connect
+from streamer.wiring import CONNECT_OPTIONS, data_ttls, open_buckets, open_journal
+from subscribers.connection import ErrorLog, connect, drop_pending
 
 __all__ = ["SourceFactory", "Streamer", "__version__", "health_key", "health_ttl"]
 
@@ -102,6 +102,7 @@ class Streamer:
             publish_interval_s=publish_interval_s,
             set_state=self._set_state,
             epoch=lambda: self.epoch,
+            on_fenced=lambda reason: self._leadership.fenced(reason),
         )
         self._leadership = Leadership(
             settings,
@@ -114,7 +115,7 @@ class Streamer:
             set_state=self._set_state,
         )
         self._publisher: Publisher | None = None
-        self._lease: LeaderLease | None = None
+        self._journal: WriteJournal | None = None
         self._state_changed = asyncio.Event()
         self.ready = asyncio.Event()  # set once NATS and the buckets are up
 
@@ -153,31 +154,24 @@ class Streamer:
         nc = self._nc or await connect(
             self.settings.nats_url.get_secret_value(),
             name=f"drift-streamer {self.instance_id}",
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
             error_cb=self._errors,
             disconnected_cb=self._nats_disconnected,
             reconnected_cb=self._nats_reconnected,
+            **CONNECT_OPTIONS,
         )
         self._nc = nc
         self._errors.connected()
         try:
-            replicas = self.settings.kv_replicas
-            kvs = await ensure_buckets(
-                nc.jetstream(), self._bucket_specs(), replicas=replicas, align=True
+            kvs = await open_buckets(nc, self.settings, self._status_interval)
+            ttls = data_ttls(self.settings)
+            streams = {bucket: JetStreamFence(kvs[bucket]) for bucket in ttls}
+            journal = self._journal = open_journal(self.settings, self.instance_id)
+            self._publisher = Publisher(
+                streams, self.network, ttls, on_ack=None if journal is None else journal.acked
             )
-            await ensure_stream(nc.jetstream(), history_stream(), replicas=replicas)
-            ttls = {
-                FUNDING_BUCKET: self.settings.cache_ttl_funding,
-                PRICES_BUCKET: self.settings.cache_ttl_price,
-                MARKETS_BUCKET: self.settings.cache_ttl_markets,
-                SPOT_BUCKET: self.settings.cache_ttl_spot,
-            }
-            self._publisher = Publisher({b: kvs[b] for b in ttls}, self.network, ttls)
             self._drift.publisher = self._publisher
-            lease = self._lease = LeaderLease(
-                kvs[LEADER_BUCKET], self.network, self.instance_id, ttl=self.settings.lease_ttl
-            )
+            self._leadership.publisher = self._publisher
+            lease = await self._leadership.join(nc, kvs[LEADER_BUCKET], journal)
             log.info(
                 "streamer %s up for %s (standby until it holds the lease)",
                 self.instance_id,
@@ -190,14 +184,8 @@ class Streamer:
             )
             self.ready.set()
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(
-                    lease.run(
-                        on_elected=lambda epoch: self._leadership.elected(
-                            epoch, nc, kvs[CONSUMERS_BUCKET]
-                        ),
-                        on_deposed=self._leadership.deposed,
-                    )
-                )
+                tasks.create_task(self._leadership.contend(nc, kvs[CONSUMERS_BUCKET]))
+                tasks.create_task(self._drift.keep_prepared(self._leadership.standing_by))
                 tasks.create_task(
                     heartbeat(
                         nc,
@@ -208,10 +196,18 @@ class Streamer:
                         is_leader=lambda: lease.is_leader,
                         changed=self._state_changed,
                         interval_s=self._status_interval,
+                        on_ack=(
+                            None
+                            if journal is None
+                            else lambda key, rev: journal.acked(HEALTH_BUCKET, key, rev)
+                        ),
                     )
                 )
         finally:
             await self._leadership.stop()
+            await self._drift.close()
+            if self._journal is not None:
+                self._journal.close()
             self._closing = True
             if self._own_nc:
                 # every write was awaited already: flush what is buffered and close
@@ -222,18 +218,6 @@ class Streamer:
                     async with asyncio.timeout(5):
                         await nc.close()
             log.info("streamer %s stopped", self.instance_id, extra={"network": self.network})
-
-    def _bucket_specs(self) -> dict[str, BucketSpec]:
-        s = self.settings
-        return bucket_specs(
-            funding_ttl=s.cache_ttl_funding,
-            price_ttl=s.cache_ttl_price,
-            markets_ttl=s.cache_ttl_markets,
-            spot_ttl=s.cache_ttl_spot,
-            presence_ttl=s.presence_ttl,
-            lease_ttl=s.lease_ttl,
-            health_ttl=health_ttl(self._status_interval),
-        )
 
     # -- state ---------------------------------------------------------------------
     def _set_state(self, state: StreamerState) -> None:
@@ -258,7 +242,7 @@ class Streamer:
             ts=time.time(),
             state=self.state,
             instance_id=self.instance_id,
-            leader=self._lease.leader_id if self._lease is not None else None,
+            leader=lease.leader_id if (lease := self._leadership.lease) is not None else None,
             epoch=self.epoch,
             consumers=self.consumers,
             markets=len(self._publisher.funding) if self._publisher is not None else 0,
@@ -300,7 +284,13 @@ class Streamer:
     # -- NATS callbacks ------------------------------------------------------------
     async def _nats_disconnected(self) -> None:
         level = logging.INFO if self._closing else logging.WARNING  # ours, or lost
-        log.log(level, "NATS disconnected", extra={"network": self.network})
+        dropped = drop_pending(self._nc) if self._nc is not None else 0
+        log.log(
+            level,
+            "NATS disconnected%s",
+            f" (dropped {dropped} bytes not yet sent)" if dropped else "",
+            extra={"network": self.network},
+        )
 
     async def _nats_reconnected(self) -> None:
         self._errors.connected()

@@ -66,6 +66,9 @@ class DriftpySource:
         self.changed = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Nothing to read ahead: driftpy's DriftClient discovers everything in subscribe."""
+
     async def start(self) -> None:
         if self._client is not None:
             return

@@ -41,6 +41,7 @@ async def heartbeat(
     is_leader: Callable[[], bool],
     changed: asyncio.Event,
     interval_s: float,
+    on_ack: Callable[[str, int], None] | None = None,
 ) -> None:
     """Write (and, while leader, publish) `status()` until cancelled; NATS errors never
     end it. `changed` wakes it early (it is cleared after each wait)."""
@@ -49,7 +50,9 @@ async def heartbeat(
         raise_if_cancelled()
         payload = encode(status())
         try:
-            await health.put(key, payload)
+            revision = await health.put(key, payload)
+            if on_ack is not None:
+                on_ack(key, revision)
             if is_leader():
                 await nc.publish(status_subject(network), payload)
         except Exception as exc:  # NATS down: the next turn tries again

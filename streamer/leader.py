@@ -1,13 +1,15 @@
-"""The leader scope: what a streamer runs while it holds the lease.
+"""Leadership: the lease a streamer holds or waits for, and what it runs while it leads.
 
 ```
-Leadership.elected ──► leader scope (a task; cancelled by deposed() and stop())
+Leadership.join ──► LeaderLease (renew, beat; standby: watch, take over) + beats heard
+Leadership.contend ── elected ──► leader scope (a task; cancelled by deposed() and stop())
+                         ├── the write fence raised in every data bucket (first of all)
                          ├── micro service drift-streamer (api)
                          ├── PresenceTracker.run ─► LifecycleMachine
                          └── lifecycle loop ─ should_run ─► Supervisor.run (a task)
 ```
-The streamer (`streamer.app`) owns one Leadership and hands it the lease's callbacks;
-the Drift side it starts and stops is `streamer.supervisor`.
+The streamer (`streamer.app`) owns one Leadership; the Drift side it starts and stops
+is `streamer.supervisor`, its writes go through `streamer.publisher` (fenced).
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from nats.aio.client import Client
 from nats.js.kv import KeyValue
 
 from schemas import StreamerState
+from schemas.buckets import LEADER_BUCKET
+from streamer.beats import beat_publisher, listen_to_beats
+from streamer.fence import FencedError
+from streamer.journal import WriteJournal
+from streamer.lease import LeaderLease
 from streamer.metrics import Metrics
 from streamer.presence import LifecycleMachine, PresenceTracker
+from streamer.publisher import Publisher
 from streamer.service import Controller, ServiceHandle, start_service
 from streamer.settings import Settings
 from streamer.supervisor import Supervisor
@@ -51,6 +59,7 @@ class Leadership:
         set_state: Callable[[StreamerState], None],
     ) -> None:
         self.network = settings.network
+        self._lease_ttl = settings.lease_ttl
         self.epoch = 0
         self.consumers = 0
         self._presence_interval = max(settings.presence_ttl / 3, 0.2)
@@ -62,6 +71,64 @@ class Leadership:
         self._grace_s = grace_s
         self._set_state = set_state
         self._task: asyncio.Task[None] | None = None
+        self.lease: LeaderLease | None = None
+        self.publisher: Publisher | None = None  # set once the buckets exist
+
+    # -- the lease -----------------------------------------------------------------
+    async def join(self, nc: Client, kv: KeyValue, journal: WriteJournal | None) -> LeaderLease:
+        """Make this instance's lease on `kv` (drift_leader) and hear the others' beats."""
+        lease = self.lease = LeaderLease(
+            kv,
+            self.network,
+            self._instance_id,
+            ttl=self._lease_ttl,
+            beat=beat_publisher(nc, self.network, self._instance_id),
+            on_write=(
+                None
+                if journal is None
+                else lambda key, rev, epoch: journal.acked(LEADER_BUCKET, key, rev, epoch)
+            ),
+        )
+        await listen_to_beats(nc, self.network, lease.heard_beat)
+        return lease
+
+    async def contend(self, nc: Client, consumers_kv: KeyValue) -> None:
+        """Hold or wait for the lease until cancelled (then hand it over)."""
+        assert self.lease is not None, "join() first"
+        await self.lease.run(
+            on_elected=lambda epoch: self.elected(epoch, nc, consumers_kv),
+            on_deposed=self._lost,
+        )
+
+    @property
+    def is_leader(self) -> bool:
+        return self.lease is not None and self.lease.is_leader
+
+    def standing_by(self) -> bool:
+        """Another instance holds the lease: this one may take over at any moment."""
+        lease = self.lease
+        return (
+            lease is not None
+            and not lease.is_leader
+            and lease.leader_id not in (None, self._instance_id)
+        )
+
+    def fenced(self, reason: str) -> None:
+        """A write or the fence found a newer leader's fence: step down at once."""
+        if self.lease is not None:
+            self.lease.deposed(f"fenced out ({reason})")
+
+    async def _lost(self) -> None:
+        await self.deposed()
+        if self.publisher is not None:
+            self.publisher.lower_fences()
+
+    async def _fence(self, epoch: int) -> None:
+        assert self.publisher is not None
+        assert self.lease is not None
+        await self.publisher.fence(epoch, self._instance_id, self.lease.holds)
+
+    # -- the leader scope ----------------------------------------------------------
 
     async def elected(self, epoch: int, nc: Client, consumers_kv: KeyValue) -> None:
         """The lease's `on_elected`: start the leader scope."""
@@ -119,6 +186,8 @@ class Leadership:
 
         tracker = PresenceTracker(consumers_kv, self.network, interval_s=self._presence_interval)
         try:
+            if not await self._raise_fence():
+                await asyncio.Event().wait()  # deposed: the lease cancels this scope
             service = await start_service(
                 nc,
                 self.network,
@@ -152,6 +221,30 @@ class Leadership:
             if service is not None:
                 with contextlib.suppress(Exception):
                     await service.stop()
+
+    async def _raise_fence(self) -> bool:
+        """Fence every data bucket for this epoch before any write; False if a newer
+        leader's fence stands (the lease is told). NATS errors are retried."""
+        started = time.perf_counter()
+        while True:
+            raise_if_cancelled()
+            try:
+                await self._fence(self.epoch)
+            except FencedError as exc:
+                self.fenced(str(exc))
+                return False
+            except Exception as exc:  # NATS away or the streams failing over: again
+                raise_if_cancelled()
+                log.debug("raising the write fence failed: %r", exc)
+                await asyncio.sleep(0.25)
+                continue
+            log.info(
+                "write fence raised for epoch %d in %.0f ms",
+                self.epoch,
+                (time.perf_counter() - started) * 1000,
+                extra={"network": self.network, "epoch": self.epoch},
+            )
+            return True
 
 
 async def _cancel(task: asyncio.Task[None], within: float = 10.0) -> None:

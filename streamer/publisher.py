@@ -3,7 +3,10 @@ refreshed at TTL/2.
 
 The streamer writes only the KV; each bucket republishes its values on the plain
 subjects (one write path, so cache and stream never disagree). A value that is not
-refreshed expires at its TTL, so readers get None rather than stale data.
+refreshed expires at its TTL, so readers get None rather than stale data. Every write
+is fenced (`streamer.fence`): a leader raises its fence in each bucket before its first
+write (`fence`), and a write refused because a newer leader's fence stands raises
+`FencedError` out of `publish`.
 """
 
 from __future__ import annotations
@@ -11,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from nats.js.kv import KeyValue
 
 from schemas import (
     FundingRate,
@@ -23,7 +24,9 @@ from schemas import (
     MarketSnapshot,
     PerpMarketInfo,
     SpotMarketSnapshot,
+    WriteFence,
     encode,
+    fence_key,
     market_key,
     markets_key,
     spot_key,
@@ -31,12 +34,13 @@ from schemas import (
 from schemas.buckets import FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET, SPOT_BUCKET
 from schemas.errors import SchemaError
 from schemas.models.base import SchemaModel
-from schemas.subjects import Network
+from schemas.subjects import Network, kv_subject
+from streamer.fence import BucketFence, FencedError, FenceStream, NotFencedError
 from streamer.models import funding_rate, market_info, market_snapshot, spot_snapshot
 from streamer.source import SourceSnapshot
 from streamer.state import MarketState, SpotState
 
-__all__ = ["PublishResult", "Publisher"]
+__all__ = ["FencedError", "PublishResult", "Publisher"]
 
 log = logging.getLogger("drift_stream.publisher")
 # Not a change on their own: the newest slot and time, and when and from which account
@@ -45,6 +49,7 @@ _VOLATILE = {"ts", "slot", "predicted_at", "priced_at", "market_slot", "oracle_s
 _PERP_BUCKETS = (FUNDING_BUCKET, PRICES_BUCKET)
 _SPOT_BUCKETS = (SPOT_BUCKET,)
 _Put = tuple[str, str, bytes]  # bucket, key, value
+Ack = Callable[[str, str, int, int | None], None]  # bucket, key, seq, epoch: acknowledged
 
 
 @dataclass
@@ -66,19 +71,25 @@ class _Last:
 class Publisher:
     """Publishes snapshots for one network; remembers the last values for the api.
 
-    `kvs` and `ttls` are keyed by bucket name; the spot bucket is needed only once a
-    snapshot carries spot markets.
+    `streams` (each bucket's, as the fence writes to it: `streamer.fence_stream` over
+    nats-server) and `ttls` are keyed by bucket name; the spot bucket is needed only
+    once a snapshot carries spot markets.
     """
 
     def __init__(
         self,
-        kvs: Mapping[str, KeyValue],
+        streams: Mapping[str, FenceStream],
         network: Network,
         ttls: Mapping[str, float],
         *,
         clock: Callable[[], float] = time.monotonic,
+        on_ack: Ack | None = None,
     ) -> None:
-        self._kvs = kvs
+        self._on_ack = on_ack
+        self._fences = {
+            bucket: BucketFence(stream, kv_subject(bucket, fence_key(network)))
+            for bucket, stream in streams.items()
+        }
         self._network = network
         self._refresh = {bucket: ttl / 2 for bucket, ttl in ttls.items()}
         self._clock = clock
@@ -113,6 +124,24 @@ class Publisher:
                 return True
         return (buckets[0], key) not in self._last
 
+    async def fence(
+        self, epoch: int, instance_id: str, holds_lease: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """Raise this leader's fence in every data bucket: writes of any older leader are
+        refused from now on. FencedError if a newer leader fenced already."""
+        value = WriteFence(
+            network=self._network, ts=time.time(), instance_id=instance_id, epoch=epoch
+        )
+        for fence in self._fences.values():
+            seq = await fence.raise_fence(value, holds_lease)
+            if self._on_ack is not None:
+                self._on_ack(fence.bucket, fence_key(self._network), seq, epoch)
+
+    def lower_fences(self) -> None:
+        """Deposed: write nothing until fenced again."""
+        for fence in self._fences.values():
+            fence.lower()
+
     def forget(self) -> None:
         """Drop what was published: the next pass writes everything (after a restart)."""
         self._last.clear()
@@ -122,23 +151,28 @@ class Publisher:
     async def publish(
         self, snapshot: SourceSnapshot, *, epoch: int, ts: float | None = None
     ) -> PublishResult:
-        """Write every changed or due value of the snapshot; returns the counts."""
+        """Write every changed or due value of the snapshot, fenced by `epoch`; returns the
+        counts. FencedError when a newer leader's fence refused the writes."""
+        if any(fence.epoch != epoch for fence in self._fences.values()):
+            raise NotFencedError(f"no fence raised for epoch {epoch}")
         ts = time.time() if ts is None else ts
         now = self._clock()
         result = PublishResult()
         puts = self._perp_puts(snapshot, epoch, ts, now, result)
         puts += self._spot_puts(snapshot, epoch, ts, now, result)
-        # Pipelined: every put is in flight at once, each awaiting its JetStream ack.
-        outcomes = await asyncio.gather(
-            *(self._kvs[bucket].put(k, data) for bucket, k, data in puts), return_exceptions=True
-        )
-        for (bucket, k, _), outcome in zip(puts, outcomes, strict=True):
+        fenced = False
+        for bucket, k, outcome in await self._write(puts):
             if isinstance(outcome, BaseException):
                 self._last.pop((bucket, k), None)  # not known to be written: retry next pass
                 result.failed += 1
                 result.error = repr(outcome)
+                fenced = fenced or isinstance(outcome, FencedError)
             else:
                 result.written[bucket] = result.written.get(bucket, 0) + 1
+                if self._on_ack is not None:
+                    self._on_ack(bucket, k, outcome, epoch)
+        if fenced:
+            raise FencedError(f"writes refused: a newer leader fenced {self._network}")
         if result.failed:
             log.warning(
                 "%d of %d KV writes failed; retrying next pass: %s",
@@ -148,6 +182,21 @@ class Publisher:
                 extra={"network": self._network},
             )
         return result
+
+    async def _write(self, puts: list[_Put]) -> list[tuple[str, str, int | BaseException]]:
+        """Every put in flight at once (one fenced writer per bucket), each outcome."""
+        by_bucket: dict[str, list[tuple[str, bytes]]] = {}
+        for bucket, key, data in puts:
+            by_bucket.setdefault(bucket, []).append((key, data))
+        answers = await asyncio.gather(
+            *(self._fences[bucket].write(items) for bucket, items in by_bucket.items()),
+            return_exceptions=True,
+        )
+        written: list[tuple[str, str, int | BaseException]] = []
+        for (bucket, items), answer in zip(by_bucket.items(), answers, strict=True):
+            outcomes = [answer] * len(items) if isinstance(answer, BaseException) else answer
+            written += [(bucket, k, o) for (k, _), o in zip(items, outcomes, strict=True)]
+        return written
 
     def _perp_puts(
         self, snapshot: SourceSnapshot, epoch: int, ts: float, now: float, result: PublishResult

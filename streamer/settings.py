@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(
         100, ge=1, le=10_000, validation_alias=_env("DRIFT_WS_MAX_SUBSCRIPTIONS")
     )
+    # A JSON line per write the server acknowledged (streamer.journal); off if unset.
+    write_journal: str | None = Field(
+        None, max_length=4096, validation_alias=_env("DRIFT_WRITE_JOURNAL")
+    )
     # 3 on a 3-node cluster: every bucket survives the loss of any one node.
     kv_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("DRIFT_KV_REPLICAS"))
 

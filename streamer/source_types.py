@@ -49,6 +49,11 @@ class MarketSource(Protocol):
 
     changed: asyncio.Event  # set when an account update arrived (may never be set)
 
+    async def prepare(self) -> None:
+        """Read ahead what makes `start` fast, subscribing to nothing (a standby's warm
+        feed); SourceError on failure. A source may do nothing here."""
+        ...
+
     async def start(self) -> None:
         """Subscribe (one attempt); SourceError on failure, leaving nothing open."""
         ...

@@ -4,7 +4,11 @@
 Supervisor.run (while the leader has consumers)
  └── start the source ──► publish loop: watchdog, snapshot, publish, wait for changes
        ▲   SourceError: stop it (cleanup), back off, try again
+       │   FencedError (a newer leader's fence): stop it, tell the lease, end
        └── reconnect(): stop and start under the source lock (the api's force_reconnect)
+Supervisor.prepare (while another instance leads: a warm standby)
+ └── a source that has read State and the market list, subscribed to nothing, which
+     the next start uses (a takeover then only subscribes and reads the accounts)
 ```
 The streamer (`streamer.app`) owns one Supervisor; its leader scope (`streamer.leader`)
 runs it as a task while it should hold a DriftClient; cancelling the task stops the
@@ -14,6 +18,7 @@ source.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,7 +28,7 @@ from schemas.subjects import Network
 from streamer.backoff import Backoff
 from streamer.errors import SourceError
 from streamer.metrics import Metrics
-from streamer.publisher import Publisher
+from streamer.publisher import FencedError, Publisher
 from streamer.redact import redact
 from streamer.settings import Settings
 from streamer.source import MarketSource
@@ -36,6 +41,7 @@ SourceFactory = Callable[[], MarketSource]
 # Event-driven passes are at least this far apart: a slot's burst of account updates
 # (hundreds on mainnet) costs one snapshot pass (about 1-3 ms for 85 markets), not one each.
 _MIN_PASS_GAP_S = 0.002
+_PREPARE_WAIT_S = 10.0
 
 
 class Supervisor:
@@ -50,6 +56,7 @@ class Supervisor:
         publish_interval_s: float,
         set_state: Callable[[StreamerState], None],
         epoch: Callable[[], int],
+        on_fenced: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.network: Network = settings.network
         self.settings = settings
@@ -64,7 +71,12 @@ class Supervisor:
         self._publish_interval = publish_interval_s
         self._set_state = set_state
         self._epoch = epoch
+        self._on_fenced = on_fenced
         self._source_lock = asyncio.Lock()
+        self._prepared: MarketSource | None = None
+        self._prepared_at = 0.0
+        self._not_preparing = asyncio.Event()
+        self._not_preparing.set()
 
     async def run(self) -> None:
         """Keep a DriftClient subscribed and publishing; restart it with backoff on failure."""
@@ -82,6 +94,15 @@ class Supervisor:
                     backoff.reset()
                     self._set_state(StreamerState.RUNNING)
                     await self._publish_loop()
+                except FencedError as exc:
+                    log.warning(
+                        "writes fenced out: another instance leads %s (%s)",
+                        self.network,
+                        exc,
+                        extra={"network": self.network},
+                    )
+                    self._on_fenced(str(exc))
+                    return
                 except SourceError as exc:
                     failures += 1
                     self._record_error(exc)
@@ -113,6 +134,9 @@ class Supervisor:
             await self._stop_source()
 
     async def _start_source(self) -> None:
+        # a prepare under way is most of a start already: wait for it (not forever)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._not_preparing.wait(), _PREPARE_WAIT_S)
         async with self._source_lock:
             await self._start_source_locked()
 
@@ -120,8 +144,68 @@ class Supervisor:
         async with self._source_lock:
             await self._stop_source_locked()
 
-    async def _start_source_locked(self) -> None:
+    async def prepare(self, *, max_age_s: float = 600.0) -> None:
+        """Keep a prepared source for the next start (unless one runs); one older than
+        `max_age_s` is prepared again. A failure is logged and the next start goes the
+        whole way."""
+        async with self._source_lock:
+            if self.source is not None:
+                return
+            if self._prepared is not None and time.monotonic() - self._prepared_at < max_age_s:
+                return
+            old, self._prepared = self._prepared, None
+            self._not_preparing.clear()
+        try:
+            if old is not None:
+                await old.stop()
+            await self._prepare_one()
+        finally:
+            self._not_preparing.set()
+
+    async def _prepare_one(self) -> None:
         source = self._source_factory()
+        started = time.perf_counter()
+        try:
+            await source.prepare()
+        except SourceError as exc:
+            await source.stop()
+            log.info(
+                "could not prepare the Drift feed ahead (%s): %s",
+                exc.kind,
+                redact(str(exc)),
+                extra={"network": self.network},
+            )
+            return
+        async with self._source_lock:
+            kept = self.source is None and self._prepared is None
+            if kept:
+                self._prepared, self._prepared_at = source, time.monotonic()
+        if not kept:  # a source started meanwhile: this one is not needed
+            await source.stop()
+            return
+        log.info(
+            "Drift feed prepared in %.0f ms (State and market list read, nothing subscribed)",
+            (time.perf_counter() - started) * 1000,
+            extra={"network": self.network},
+        )
+
+    async def keep_prepared(self, standby: Callable[[], bool], every_s: float = 1.0) -> None:
+        """Until cancelled: keep a prepared source while `standby()` (another instance
+        leads, so this one may have to take over at any moment)."""
+        while True:
+            if standby():
+                await self.prepare()
+            await asyncio.sleep(every_s)
+
+    async def close(self) -> None:
+        """Stop the prepared source, if any (the running one stops with `run`)."""
+        async with self._source_lock:
+            prepared, self._prepared = self._prepared, None
+        if prepared is not None:
+            await prepared.stop()
+
+    async def _start_source_locked(self) -> None:
+        source, self._prepared = self._prepared or self._source_factory(), None
         self.metrics.op("subscribe")
         started = time.perf_counter()
         try:

@@ -8,11 +8,12 @@ from subscribers import natsfix  # noqa: F401  (installs on import)
 from subscribers.adapter import DriftAdapter
 from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheManager, CacheStats
-from subscribers.client import ApiError, ClientStats, DriftStreamClient
+from subscribers.client import Accepted, ApiError, ClientStats, DriftStreamClient
 from subscribers.errors import AuthenticationError, DriftStreamError
 from subscribers.presence import Presence
 
 __all__ = [
+    "Accepted",
     "ApiError",
     "AuthenticationError",
     "BucketUnavailableError",

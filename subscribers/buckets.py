@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
@@ -22,6 +23,8 @@ from nats.js.api import (
     RePublish,
     StorageType,
     StreamConfig,
+    StreamSource,
+    SubjectTransform,
 )
 from nats.js.errors import BadRequestError, BucketNotFoundError
 from nats.js.kv import KeyValue
@@ -139,12 +142,20 @@ async def ensure_buckets(
     }
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int = 1) -> None:
-    """Create the history stream, or leave an existing one as it is."""
+async def ensure_stream(
+    js: JetStreamContext, spec: StreamSpec, *, replicas: int = 1, align: bool = False
+) -> None:
+    """Create the history stream; an existing one is left as it is, unless `align` and it
+    does not source the bucket yet (made by an older version, it captured the plain
+    subjects): then it is switched to sourcing, from now on, keeping what it holds."""
+    source = StreamSource(
+        name=spec.source_stream,
+        subject_transforms=[SubjectTransform(src=spec.source_subject, dest=spec.subject)],
+    )
     config = StreamConfig(
         name=spec.name,
         description=spec.description,
-        subjects=list(spec.subjects),
+        sources=[source],
         max_age=spec.max_age_s,
         max_bytes=spec.max_bytes,
         storage=StorageType.FILE,
@@ -152,13 +163,31 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int
     )
     try:
         await js.add_stream(config)
+        return
     except BadRequestError as exc:
+        problem = exc.description
+    existing = (await js.stream_info(spec.name)).config
+    if any(s.name == spec.source_stream for s in existing.sources or []):
+        return
+    if not align:
         log.warning(
             "stream %s exists with another configuration; using it as it is (%s)",
             spec.name,
-            exc.description,
+            problem,
             extra={"stream": spec.name},
         )
+        return
+    source.opt_start_time = datetime.now(UTC)  # what it captured already stays
+    existing.subjects = None
+    existing.sources = [source]
+    existing.description = spec.description
+    await js.update_stream(existing)
+    log.info(
+        "stream %s now sources %s (it captured the plain subjects)",
+        spec.name,
+        spec.source_stream,
+        extra={"stream": spec.name},
+    )
 
 
 _FETCH_WAIT_S = 0.5

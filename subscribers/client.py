@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -48,11 +48,11 @@ from subscribers.api_requests import ApiRequests
 from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheStats
 from subscribers.connection import ErrorLog, connect
-from subscribers.mirror import Mirror, MirrorCounts
+from subscribers.mirror import Accepted, Mirror, MirrorCounts
 from subscribers.mirror_set import build_mirrors, open_buckets, perp_key, spot_key, watch
 from subscribers.presence import Presence
 
-__all__ = ["ApiError", "ClientStats", "DriftStreamClient"]
+__all__ = ["Accepted", "ApiError", "ClientStats", "DriftStreamClient"]
 
 log = logging.getLogger("drift_stream.client")
 
@@ -290,6 +290,21 @@ class DriftStreamClient(ApiRequests):
         wanted = None if symbols is None else {validate_spot_symbol(s).upper() for s in symbols}
         async for value in watch(mirror, lambda v: wanted is None or v.symbol.upper() in wanted):
             yield value
+
+    def tap(self, callback: Callable[[Accepted], None]) -> Callable[[], None]:
+        """Call `callback` with every value the client takes from now on, from any bucket
+        (with its key, stream sequence and times: an audit trail); returns a function
+        that stops it. The callback runs in the client's loop and must not block."""
+        assert self._funding is not None, "connect() first"
+        mirrors = self._mirrors()
+        for mirror in mirrors:
+            mirror.taps.add(callback)
+
+        def untap() -> None:
+            for mirror in mirrors:
+                mirror.taps.discard(callback)
+
+        return untap
 
     @property
     def stats(self) -> ClientStats:

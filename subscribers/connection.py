@@ -21,7 +21,7 @@ from nats.errors import AuthorizationError
 
 from subscribers.errors import AuthenticationError
 
-__all__ = ["ErrorLog", "connect", "is_auth_error", "public_url", "server_list"]
+__all__ = ["ErrorLog", "connect", "drop_pending", "is_auth_error", "public_url", "server_list"]
 
 _AUTH_REFUSALS = ("authorization violation", "authentication expired", "authentication timeout")
 _PERMISSION = re.compile(r"permissions violation for (\w+) to \"?([^\"']+)", re.IGNORECASE)
@@ -100,6 +100,16 @@ async def connect(url: str, *, error_cb: ErrorCallback | None = None, **options:
     finally:
         connecting = False
     return nc
+
+
+def drop_pending(nc: Client) -> int:
+    """Drop what nats-py buffered for a connection that broke (it would send it after the
+    reconnect); the number of bytes dropped. A writer whose requests then time out
+    retries them with fresh values, instead of having stale ones land late."""
+    dropped = nc._pending_data_size
+    nc._pending = []
+    nc._pending_data_size = 0
+    return dropped
 
 
 def _reason(exc: BaseException) -> str:

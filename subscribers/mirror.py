@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -29,11 +31,25 @@ from subscribers.buckets import last_entries
 from subscribers.cache import CacheManager
 from subscribers.waits import raise_if_cancelled
 
-__all__ = ["Mirror", "MirrorCounts", "timestamp"]
+__all__ = ["Accepted", "Mirror", "MirrorCounts", "timestamp"]
 
 log = logging.getLogger("drift_stream.client")
 M = TypeVar("M", bound=SchemaModel)
 _LOAD_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A value a mirror took: its bucket and key, the KV stream sequence, the value, when
+    it was written to KV (server time, unix seconds; None if unknown) and when it
+    arrived here (unix seconds)."""
+
+    bucket: str
+    key: str
+    seq: int
+    value: SchemaModel
+    written_at: float | None
+    received_at: float
 
 
 @dataclass
@@ -65,6 +81,7 @@ class Mirror(Generic[M]):
         self.kv, self.network, self.model = kv, network, model
         self.cache: CacheManager[M] = CacheManager(ttl_s)
         self.listeners: set[asyncio.Queue[M]] = set()
+        self.taps: set[Callable[[Accepted], None]] = set()  # told of every value taken
         self.loaded = asyncio.Event()
         self.reload = asyncio.Event()
         self._nc, self._subject = nc, subject
@@ -168,6 +185,10 @@ class Mirror(Generic[M]):
         self._counts.updates += 1
         for queue in list(self.listeners):
             queue.put_nowait(value)
+        if self.taps:
+            accepted = Accepted(self.bucket, key, seq, value, written_at, time.time())
+            for tap in list(self.taps):
+                tap(accepted)
 
 
 def _seconds(created: object) -> float | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from driftpy.account_subscription_config import AccountSubscriptionConfig
@@ -73,6 +73,18 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> fl
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(0.005)
     return time.perf_counter() - start
+
+
+async def wait_until_async(probe: Callable[[], Awaitable[object | None]], within: float) -> object:
+    """Await `probe()` until it returns something other than None (for what has no event:
+    KV expiry, a stream sourcing another); fails the test after `within` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while (result := await probe()) is None:
+        if loop.time() > deadline:
+            raise AssertionError(f"no value within {within} s")
+        await asyncio.sleep(0.05)
+    return result
 
 
 def followed_accounts(localnet: LocalnetServer) -> int:

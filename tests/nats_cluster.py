@@ -1,4 +1,5 @@
-"""A 3-node nats-server cluster with JetStream on loopback, for the failover tests."""
+"""A 3-node nats-server cluster with JetStream on loopback, for the failover tests, and a
+wait for a stream's leader."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from types import TracebackType
 
 import aiohttp
+import nats.errors
+from nats.js import JetStreamContext
 
 from streamer.nats_server import NatsServer
 from streamer.ports import free_ports
@@ -68,15 +71,31 @@ class NatsCluster:
         await self._stack.aclose()
 
     async def wait_meta_leader(self, timeout: float = 30.0) -> str:
-        """The JetStream meta leader's name, once the running nodes agree there is one."""
+        """The JetStream meta leader's name, once every running node names the same one
+        (one node knowing it is not enough: a request through another is then lost)."""
         async with aiohttp.ClientSession() as http, asyncio.timeout(timeout):
             while True:
+                leaders = set()
                 for node in self.nodes:
                     if not node.running:
                         continue
+                    leader = None
                     with contextlib.suppress(aiohttp.ClientError, json.JSONDecodeError):
                         async with http.get(f"{node.monitor_url}/jsz") as resp:
                             leader = (await resp.json()).get("meta_cluster", {}).get("leader")
-                        if leader:
-                            return str(leader)
+                    leaders.add(leader)
+                if len(leaders) == 1 and None not in leaders:
+                    return str(leaders.pop())
                 await asyncio.sleep(0.05)  # /jsz has no long poll
+
+
+async def wait_stream_leader(js: JetStreamContext, stream: str, timeout: float = 30.0) -> str:
+    """The stream's leader, once it has one (a stream just created on a cluster answers
+    "no responders" until its replicas elected one)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            with contextlib.suppress(nats.errors.Error):
+                info = await js.stream_info(stream)
+                if info.cluster is not None and info.cluster.leader:
+                    return str(info.cluster.leader)
+            await asyncio.sleep(0.05)  # no event tells when a stream got a leader

@@ -16,6 +16,7 @@ from localnet import MarketPatch
 from localnet.server import LocalnetServer
 from schemas import StreamerState, bucket_specs
 from streamer.buckets import ensure_buckets
+from streamer.fence_stream import JetStreamFence
 from streamer.nats_server import NatsServer
 from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
@@ -116,10 +117,17 @@ async def test_live_values_keep_stream_order(fresh_nats: NatsServer, client: Cli
         await updates.aclose()
 
 
-async def publisher_on(client: Client) -> Publisher:
-    """A real Publisher for `local` on the buckets of `client`'s server (created here)."""
+async def publisher_on(client: Client, epoch: int = 1) -> Publisher:
+    """A real Publisher for `local` on the buckets of `client`'s server (created here),
+    its write fence raised for `epoch`."""
     kvs = await ensure_buckets(client.jetstream(), bucket_specs())
-    return Publisher({b: kvs[b] for b in TTLS}, "local", TTLS)
+    publisher = Publisher({b: JetStreamFence(kvs[b]) for b in TTLS}, "local", TTLS)
+
+    async def holds() -> bool:
+        return True
+
+    await publisher.fence(epoch, "test", holds)
+    return publisher
 
 
 SPOTS = (
@@ -231,6 +239,7 @@ def test_public_api_is_pinned() -> None:
     import subscribers
 
     assert subscribers.__all__ == [
+        "Accepted",
         "ApiError",
         "AuthenticationError",
         "BucketUnavailableError",

@@ -13,15 +13,15 @@ from nats.aio.client import Client
 
 from localnet import MarketPatch
 from localnet.server import LocalnetServer
-from schemas import StreamerState, encode, funding_subject
-from schemas.buckets import history_stream
-from streamer.buckets import ensure_stream
+from schemas import StreamerState, encode
+from schemas.buckets import FUNDING_BUCKET, HISTORY_STREAM, bucket_specs, history_stream
+from streamer.buckets import ensure_bucket, ensure_stream
 from streamer.nats_server import NatsServer
 from streamer.source import SourceSnapshot
 from subscribers.client import DriftStreamClient
 from subscribers.dashboard.server import Dashboard, read_history, serve
 from tests.conftest import ConnectNats
-from tests.drift_clients import feed_subscribed, wait_until
+from tests.drift_clients import feed_subscribed, wait_until, wait_until_async
 from tests.factories import funding_rate
 from tests.fixtures_streamer import StartStreamer
 from tests.test_client import SPOTS, publisher_on
@@ -126,11 +126,21 @@ async def test_history_reads_past_a_thousand_messages(
     waiting for acks stopped at the 1000th)."""
     nc = await connect_nats(fresh_nats.url)
     js = nc.jetstream()
+    # The history stream sources the bucket, which keeps one value per key: written back
+    # to back (2500 a second here) values are replaced before they are sourced. The
+    # streamer writes a key at most once a pass, passes 2 ms or more apart: so here a
+    # millisecond apart, into a bucket keeping 64 per key for margin.
+    spec = dataclasses.replace(bucket_specs()[FUNDING_BUCKET], history=64)
+    kv = await ensure_bucket(js, spec)
     await ensure_stream(js, history_stream())
     for i in range(2500):
-        value = funding_rate(last_funding_rate=1_000_000 + i)
-        await nc.publish(funding_subject("local", "SOL-PERP"), encode(value))
-    await nc.flush()
+        await kv.put("local.SOL-PERP", encode(funding_rate(last_funding_rate=1_000_000 + i)))
+        await asyncio.sleep(0.001)
+
+    async def sourced() -> bool | None:
+        return True if (await js.stream_info(HISTORY_STREAM)).state.messages == 2500 else None
+
+    await wait_until_async(sourced, within=30)  # sourcing runs behind the writes
     newest = funding_rate(last_funding_rate=1_000_000 + 2499)
     async with DriftStreamClient("local", nats_url=fresh_nats.url, name="dash") as client:
         points = await read_history(client, "SOL-PERP", hours=1)

@@ -45,6 +45,7 @@ from schemas import (
     StreamerStatus,
     api_subject,
     decode,
+    fence_key,
 )
 from schemas.buckets import FUNDING_BUCKET, HISTORY_STREAM, history_stream
 from streamer.auth import (
@@ -283,8 +284,11 @@ def check_kv_ls(up: Up, line: Line) -> None:
 
 
 def check_kv_keys(up: Up, line: Line) -> None:
+    """Every market's key, and the leader's write fence (`_fence.<net>.leader`)."""
     result = _ok(up.run(line))
-    assert sorted(result.stdout.split()) == sorted(f"{NET}.{s}" for s in up.symbols)
+    assert sorted(result.stdout.split()) == sorted(
+        [f"{NET}.{s}" for s in up.symbols] + [fence_key(NET)]
+    )
 
 
 def check_kv_get(up: Up, line: Line) -> None:
@@ -331,7 +335,11 @@ def check_stream_ls(up: Up, line: Line) -> None:
 def check_stream_info(up: Up, line: Line) -> None:
     result = _ok(up.run(line))
     assert f"Information for Stream {HISTORY_STREAM} created" in result.stdout, result
-    assert f"Subjects: {', '.join(history_stream().subjects)}\n" in result.stdout
+    spec = history_stream()
+    assert f"Sources: {spec.source_stream}\n" in result.stdout
+    assert f"Subject Filter and Transform: {spec.source_subject} to {spec.subject}\n" in (
+        result.stdout
+    )
     assert "Maximum Age: 7d0h0m0s\n" in result.stdout
     messages = re.search(r"Messages: ([\d,]+)\n", result.stdout)
     assert messages is not None, result
@@ -345,7 +353,8 @@ def check_stream_get(up: Up, line: Line) -> None:
         result.stdout,
     )
     assert head is not None, result
-    assert "  Nats-Stream: KV_drift_funding\n" in result.stdout  # republished by the KV
+    # sourced from the bucket's stream: its origin (stream, sequence, subject) in a header
+    assert re.search(r"^  Nats-Stream-Source: KV_drift_funding \d+ ", result.stdout, re.M)
     body = [text for text in result.stdout.splitlines() if text][-1]
     assert _strict(FundingRate, body).symbol == "SOL-PERP"
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from nats.js.kv import KeyValue
 
 from schemas import decode
 from schemas.models import FundingRate, SpotMarketSnapshot
@@ -17,15 +16,7 @@ from streamer.models import spot_snapshot
 from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
 from streamer.state import MarketState, SpotState
-
-
-class RecordingKV:
-    def __init__(self) -> None:
-        self.puts: list[tuple[str, bytes]] = []
-
-    async def put(self, key: str, value: bytes) -> int:
-        self.puts.append((key, value))
-        return len(self.puts)
+from tests.fence_fakes import FakeFenceStream
 
 
 def _state(index: int, symbol: str, rate: int = 1_000) -> MarketState:
@@ -86,20 +77,27 @@ TTLS = {
 }
 
 
-def _publisher(kvs: dict[str, RecordingKV], **kwargs: Any) -> Publisher:
-    return Publisher(cast("dict[str, KeyValue]", kvs), "local", TTLS, **kwargs)
+async def _holds() -> bool:
+    return True
+
+
+async def _publisher(kvs: dict[str, FakeFenceStream], epoch: int = 1, **kwargs: Any) -> Publisher:
+    """A Publisher on in-memory streams, fenced for `epoch`."""
+    publisher = Publisher(kvs, "local", TTLS, **kwargs)
+    await publisher.fence(epoch, "test", _holds)
+    return publisher
 
 
 @pytest.fixture
-def kvs() -> dict[str, RecordingKV]:
-    return {b: RecordingKV() for b in TTLS}
+def kvs() -> dict[str, FakeFenceStream]:
+    return {b: FakeFenceStream(b) for b in TTLS}
 
 
-async def test_writes_on_change_and_on_refresh_only(kvs: dict[str, RecordingKV]) -> None:
+async def test_writes_on_change_and_on_refresh_only(kvs: dict[str, FakeFenceStream]) -> None:
     """First pass: everything. Same states again: nothing (and no models built). One
     market's funding changes: that funding only. Past a bucket's TTL/2: re-sent."""
     now = [0.0]
-    publisher = _publisher(kvs, clock=lambda: now[0])
+    publisher = await _publisher(kvs, clock=lambda: now[0])
     markets = (_state(0, "SOL-PERP"), _state(1, "BTC-PERP"))
     first = await publisher.publish(SourceSnapshot(slot=1, markets=markets), epoch=1)
     assert first.written == {"drift_funding": 2, "drift_prices": 2, "drift_markets": 1}
@@ -126,12 +124,12 @@ async def test_writes_on_change_and_on_refresh_only(kvs: dict[str, RecordingKV])
 
 
 async def test_a_new_predicted_at_or_account_slot_alone_is_no_change(
-    kvs: dict[str, RecordingKV],
+    kvs: dict[str, FakeFenceStream],
 ) -> None:
     """The same figures computed a second later, from newer account versions, are not
     written again (the published value recomputes the same from the older versions);
     a changed figure is, with the time and slots it was computed at."""
-    publisher = _publisher(kvs, clock=lambda: 0.0)
+    publisher = await _publisher(kvs, clock=lambda: 0.0)
     first = dataclasses.replace(_state(0, "SOL-PERP"), predicted_at=100, mark_twap_live=7)
     await publisher.publish(SourceSnapshot(slot=1, markets=(first,)), epoch=1)
     later = dataclasses.replace(first, predicted_at=101, market_slot=5, oracle_slot=6)
@@ -145,9 +143,9 @@ async def test_a_new_predicted_at_or_account_slot_alone_is_no_change(
     assert (written.predicted_at, written.market_slot, written.oracle_slot) == (101, 5, 6)
 
 
-async def test_a_market_that_fails_validation_is_skipped(kvs: dict[str, RecordingKV]) -> None:
+async def test_a_market_that_fails_validation_is_skipped(kvs: dict[str, FakeFenceStream]) -> None:
     """A state with an invalid symbol is skipped and counted; the others still publish."""
-    publisher = _publisher(kvs)
+    publisher = await _publisher(kvs)
     markets = (_state(0, "SOL-PERP"), _state(1, "BAD SYMBOL!"))
     result = await publisher.publish(SourceSnapshot(slot=1, markets=markets), epoch=1)
     assert result.skipped_invalid == 1
@@ -155,13 +153,13 @@ async def test_a_market_that_fails_validation_is_skipped(kvs: dict[str, Recordin
 
 
 async def test_spot_markets_publish_on_change_and_on_refresh_only(
-    kvs: dict[str, RecordingKV],
+    kvs: dict[str, FakeFenceStream],
 ) -> None:
     """Spot markets follow the perps' rules: everything at first, nothing for the same
     states, the one that changed, and all of them again past the bucket's TTL/2 (15 s).
     Keys and symbols keep Drift's case; find_spot matches any case, or the index."""
     now = [0.0]
-    publisher = _publisher(kvs, clock=lambda: now[0])
+    publisher = await _publisher(kvs, epoch=2, clock=lambda: now[0])
     perps = (_state(0, "SOL-PERP"),)
     spots = (spot_state(0, "USDC"), spot_state(3, "wBTC", decimals=8, oracle_price=97_000_000_000))
     first = await publisher.publish(SourceSnapshot(slot=1, markets=perps, spots=spots), epoch=2)
@@ -206,10 +204,10 @@ async def test_spot_markets_publish_on_change_and_on_refresh_only(
 
 
 async def test_a_spot_market_without_oracle_price_waits_for_one(
-    kvs: dict[str, RecordingKV],
+    kvs: dict[str, FakeFenceStream],
 ) -> None:
     """No oracle price: no snapshot (rather than a wrong one); the first price publishes."""
-    publisher = _publisher(kvs)
+    publisher = await _publisher(kvs)
     unpriced = spot_state(1, "SOL", oracle_price=None)
     result = await publisher.publish(SourceSnapshot(slot=1, markets=(), spots=(unpriced,)), epoch=1)
     assert "drift_spot" not in result.written
@@ -223,11 +221,11 @@ async def test_a_spot_market_without_oracle_price_waits_for_one(
 
 
 async def test_an_invalid_spot_market_is_skipped_and_logged_once(
-    kvs: dict[str, RecordingKV], caplog: pytest.LogCaptureFixture
+    kvs: dict[str, FakeFenceStream], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A spot state that cannot be published (a symbol with a space, decimals no mint has)
     is skipped, counted every pass and logged once; the others still publish."""
-    publisher = _publisher(kvs)
+    publisher = await _publisher(kvs)
     spots = (
         spot_state(0, "USDC"),
         spot_state(5, "Default Market Name"),

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from nats.js.kv import KeyValue
 
 from localnet import FaultRequest, MarketPatch
 from localnet.server import LocalnetServer
-from schemas import FundingRate, MarketSnapshot, StreamerState, decode
+from schemas import FundingRate, MarketSnapshot, StreamerState, decode, fence_key
 from schemas.buckets import CONSUMERS_BUCKET, FUNDING_BUCKET, MARKETS_BUCKET, PRICES_BUCKET
 from schemas.subjects import Network
 from streamer.app import Streamer
@@ -28,7 +28,7 @@ from streamer.settings import Settings
 from streamer.source import DriftSource
 from subscribers.client import DriftStreamClient
 from subscribers.presence import Presence
-from tests.drift_clients import feed_subscribed, wait_until
+from tests.drift_clients import feed_subscribed, wait_until, wait_until_async
 from tests.fixtures_streamer import StartStreamer
 
 NET: Network = "local"
@@ -143,17 +143,6 @@ async def test_values_expire_when_the_streamer_stops(
 
 async def _none(value: Awaitable[bytes | None]) -> bool | None:
     return True if await value is None else None
-
-
-async def wait_until_async(probe: Callable[[], Awaitable[object | None]], within: float) -> object:
-    """Await `probe()` until it returns something other than None (KV has no expiry event)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while (result := await probe()) is None:
-        if loop.time() > deadline:
-            raise AssertionError(f"no value within {within} s")
-        await asyncio.sleep(0.05)
-    return result
 
 
 async def test_presence_drives_the_drift_client(
@@ -307,3 +296,44 @@ async def test_two_streamers_one_drift_client_and_takeover(
         if leader.returncode is None:
             leader.kill()
             await leader.wait()
+
+
+async def test_the_write_journal_holds_every_acknowledged_write(
+    start_streamer: StartStreamer, client: Client, localnet: LocalnetServer, tmp_path: Path
+) -> None:
+    """DRIFT_WRITE_JOURNAL: the fence records, the lease writes, health heartbeats and
+    every data value, each with the stream sequence the server gave it (the last one of
+    a key is what KV holds) and the leader's epoch."""
+    journal = tmp_path / "journal.jsonl"
+    app = await start_streamer(write_journal=str(journal))
+    async with consumer(client):
+        await _running(app, localnet)
+        funding_kv = await _kv(client, FUNDING_BUCKET)
+        await wait_until_async(lambda: _value(funding_kv, f"{NET}.SOL-PERP"), within=10)
+        stored = await funding_kv.get(f"{NET}.SOL-PERP")
+
+        def acks() -> list[dict[str, object]]:
+            return [json.loads(line) for line in journal.read_text().splitlines()]
+
+        await wait_until(lambda: any(a["seq"] == stored.revision for a in acks()), timeout=5)
+    lines = acks()
+    assert {line["ev"] for line in lines} == {"ack"}
+    assert {line["src"] for line in lines} == {app.instance_id}
+    buckets = {line["bucket"] for line in lines}
+    assert {
+        FUNDING_BUCKET,
+        PRICES_BUCKET,
+        MARKETS_BUCKET,
+        "drift_leader",
+        "drift_health",
+    } <= buckets
+    fences = [line for line in lines if line["key"] == fence_key(NET)]
+    assert {line["bucket"] for line in fences} >= {FUNDING_BUCKET, PRICES_BUCKET, MARKETS_BUCKET}
+    assert {line["epoch"] for line in fences} == {app.epoch}
+    sol = [
+        line
+        for line in lines
+        if line["bucket"] == FUNDING_BUCKET and line["key"] == f"{NET}.SOL-PERP"
+    ]
+    assert sol[-1]["seq"] == stored.revision
+    assert sol[-1]["epoch"] == app.epoch

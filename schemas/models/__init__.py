@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas.models.base import SCHEMA_VERSION, Envelope, MarketModel, SchemaModel, WireModel
 from schemas.models.funding import FundingRate
+from schemas.models.lease import LeaderBeat, WriteFence
 from schemas.models.market import MarketList, MarketSnapshot, PerpMarketInfo
 from schemas.models.service import (
     ConsumerPresence,
@@ -22,6 +23,7 @@ __all__ = [
     "ErrorCode",
     "ErrorReply",
     "FundingRate",
+    "LeaderBeat",
     "MarketList",
     "MarketModel",
     "MarketSnapshot",
@@ -32,4 +34,5 @@ __all__ = [
     "StreamerState",
     "StreamerStatus",
     "WireModel",
+    "WriteFence",
 ]

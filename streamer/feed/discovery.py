@@ -83,6 +83,11 @@ class Catalog:
     unknown: tuple[str, ...] = ()  # wanted names that match no market
     valid: tuple[str, ...] = field(default=(), repr=False)  # every market name on chain
     fresh: tuple[str, ...] = field(default=(), repr=False)  # read after being subscribed
+    counts: tuple[int, int] = (0, 0)  # State's perp and spot market counts when read
+
+    def counted_by(self, state: Any) -> bool:
+        """Whether a decoded State counts the markets this catalog was made from."""
+        return (state.number_of_markets, state.number_of_spot_markets) == self.counts
 
     @property
     def keys(self) -> list[str]:
@@ -188,6 +193,7 @@ async def discover(
         unknown=unknown,
         valid=tuple(names),
         fresh=fresh,
+        counts=(state.number_of_markets, state.number_of_spot_markets),
     )
     if catalog.problem():
         log.error("DRIFT_MARKETS: %s", catalog.problem(), extra={"unknown": list(unknown)})

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 from driftpy.types import get_ws_url
@@ -84,6 +84,7 @@ class DriftSource:
         self._per_socket = subscriptions_per_socket
         self._max_attempts = max_attempts
         self._rpc: RpcClient | None = None
+        self._warm: tuple[RpcClient, Catalog] | None = None  # prepare()'s, for start()
         self._catalog: Catalog | None = None
         self._stream: AccountStream | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -99,6 +100,33 @@ class DriftSource:
         self.changed = self._store.changed
 
     # -- lifecycle -----------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Discover ahead (State, the markets it counts, their oracles) with an RPC client
+        kept for `start`, subscribing to nothing: a standby's warm feed. `start` then
+        subscribes and reads those accounts, and discovers again only if State's market
+        counts changed meanwhile."""
+        if self._rpc is not None or self._warm is not None:
+            return
+        rpc = self._new_rpc()
+        try:
+            async with asyncio.timeout(_START_TIMEOUT):
+                catalog = await discover(rpc, AccountStore(), self._wanted)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await rpc.close()
+            if isinstance(exc, SourceError):
+                raise
+            raise classify(exc) from exc
+        self._warm = (rpc, catalog)
+
+    def _new_rpc(self) -> RpcClient:
+        return RpcClient(
+            self._rpc_url,
+            pacing=self._pacing,
+            max_keys=self._max_keys,
+            max_attempts=self._max_attempts,
+        )
+
     async def start(self) -> None:
         if self._rpc is not None:
             return
@@ -107,12 +135,8 @@ class DriftSource:
         self.changed = self._store.changed
         self._oracles = OracleReader(self._oracle_bytes)
         self._pass.clear()
-        rpc = self._rpc = RpcClient(
-            self._rpc_url,
-            pacing=self._pacing,
-            max_keys=self._max_keys,
-            max_attempts=self._max_attempts,
-        )
+        warm, self._warm = self._warm, None
+        rpc = self._rpc = warm[0] if warm is not None else self._new_rpc()
         try:
             async with asyncio.timeout(_START_TIMEOUT):
                 slot = await rpc.get_slot()
@@ -130,15 +154,17 @@ class DriftSource:
                         stream.add(keys)
                         await stream.ready.wait()
 
-                catalog = await discover(
-                    rpc, self._store, self._wanted, before_read=subscribe if stream else None
-                )
+                catalog = None if warm is None else await self._resume(warm[1], subscribe)
+                if catalog is None:
+                    catalog = await discover(
+                        rpc, self._store, self._wanted, before_read=subscribe if stream else None
+                    )
+                    # polling: what discovery read is as fresh as the next poll makes it
+                    done = set(catalog.fresh) if stream is not None else set(self._store)
+                    rest = [k for k in catalog.keys if k not in done]
+                    await subscribe(rest)
+                    await self.read(rest)  # after subscribing: no update falls between
                 self._catalog = catalog
-                # polling: what discovery read is as fresh as the next poll makes it
-                done = set(catalog.fresh) if stream is not None else set(self._store)
-                rest = [k for k in catalog.keys if k not in done]
-                await subscribe(rest)
-                await self.read(rest)  # after subscribing: no update falls between
         except Exception as exc:
             await self.stop()
             if isinstance(exc, SourceError):
@@ -165,7 +191,24 @@ class DriftSource:
             },
         )
 
+    async def _resume(
+        self, catalog: Catalog, subscribe: Callable[[list[str]], Awaitable[None]]
+    ) -> Catalog | None:
+        """Start from a prepared catalog: subscribe every account, then read them all;
+        None (discover again) when State counts other markets now."""
+        await subscribe(catalog.keys)
+        await self.read(catalog.keys)  # after subscribing: no update falls between
+        state = self._store.decoded(catalog.state, _state)
+        if state is None or not catalog.counted_by(state[0]):
+            log.info("State counts other markets than when prepared: discovering again")
+            return None
+        return catalog
+
     async def stop(self) -> None:
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            with contextlib.suppress(Exception):
+                await warm[0].close()
         rpc, self._rpc = self._rpc, None
         stream, self._stream = self._stream, None
         poller, self._poller = self._poller, None
