@@ -1,6 +1,6 @@
-"""The network-namespace harness (tests/netns), on real namespaces, veths and processes:
-hosts reach each other over TCP, and every lab leaves nothing behind, however it ends
-(even when its owner is SIGKILLed).
+"""The network-namespace harness (tests/netns), on real namespaces, veths, nft rules and
+processes: each fault does what it says, measured with TCP and UDP between hosts, and
+every lab leaves nothing behind, however it ends (even when its owner is SIGKILLed).
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,17 +23,21 @@ from tests.netns import (
     Host,
     Lab,
     NetnsError,
+    UdpCounter,
     echo_server,
     kill,
     pause,
     reachable,
     resume,
+    send_udp,
     sweep,
+    wait_reachable,
 )
 from tests.netns.runs import STATE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 Address = tuple[str, int]
+DATAGRAMS = 400
 
 
 def names_left(run_id: str) -> list[str]:
@@ -77,10 +82,28 @@ async def reach(pairs: Sequence[tuple[Host | None, Address]]) -> list[bool]:
     return list(await asyncio.gather(*(reachable(src, dst) for src, dst in pairs)))
 
 
+async def udp_both_ways(a: Host, b: Host, counters: dict[str, UdpCounter]) -> tuple[int, int]:
+    """Send 50 datagrams a -> b and 50 b -> a at once: (arrived at b, arrived at a)."""
+    for counter in counters.values():
+        counter.reset()
+    await asyncio.gather(
+        send_udp(a, counters[b.name].address, 50), send_udp(b, counters[a.name].address, 50)
+    )
+    return await counters[b.name].settle(), await counters[a.name].settle()
+
+
+async def udp_count(src: Host, counter: UdpCounter) -> int:
+    counter.reset()
+    await send_udp(src, counter.address, DATAGRAMS)
+    return await counter.settle()
+
+
 def test_public_api() -> None:
     """`tests.netns.__all__` is the harness's public API, and every name exists."""
     assert tests.netns.__all__ == [
+        "Direction",
         "EchoServer",
+        "Fault",
         "Host",
         "Lab",
         "NetnsError",
@@ -133,6 +156,140 @@ async def test_spawn_runs_in_the_host_and_takes_signals(lab: Lab) -> None:
     await until(lambda: process_state(process.pid) == "S")
     kill(process)
     assert await process.wait() == -signal.SIGKILL
+
+
+async def test_link_down(lab: Lab) -> None:
+    """With a host's link down nothing reaches it, from hosts or the root namespace,
+    while other hosts still talk; an open connection stalls and carries on after
+    `link_up`, like a pulled cable put back."""
+    a, b, c = await asyncio.gather(*(lab.add_host(n) for n in ("nats1", "nats2", "nats3")))
+    async with contextlib.AsyncExitStack() as stack:
+        addresses = await echoes(stack, [a, c])
+        reader, writer = await asyncio.open_connection(sock=await connected(b, addresses["nats1"]))
+        assert await reach([(b, addresses["nats1"])]) == [True]
+
+        await lab.link_down(a)
+        assert await reach([(b, addresses["nats1"]), (None, addresses["nats1"])]) == [False] * 2
+        assert await reachable(b, addresses["nats3"])
+        writer.write(b"during\n")
+        answer = asyncio.ensure_future(reader.readline())
+        done, _ = await asyncio.wait({answer}, timeout=0.3)
+        assert not done
+
+        await lab.link_up(a)
+        assert await asyncio.wait_for(answer, 5) == b"during\n"
+        await wait_reachable(b, addresses["nats1"])
+        writer.close()
+
+
+async def connected(host: Host, address: Address) -> socket.socket:
+    """A TCP socket from `host`, connected to `address`."""
+    sock = host.socket()
+    await asyncio.get_running_loop().sock_connect(sock, address)
+    return sock
+
+
+async def test_two_way_blackhole(lab: Lab) -> None:
+    """A two-way blackhole between a and b stops TCP both ways and nothing else."""
+    a, b, c = await asyncio.gather(*(lab.add_host(n) for n in ("nats1", "nats2", "nats3")))
+    async with contextlib.AsyncExitStack() as stack:
+        addresses = await echoes(stack, [a, b])
+        across = [(b, addresses["nats1"]), (a, addresses["nats2"])]
+        others = [(c, addresses["nats1"]), (c, addresses["nats2"]), (None, addresses["nats1"])]
+        assert await reach(across + others) == [True] * 5
+
+        fault = await lab.blackhole(a, b)
+        assert await reach(across + others) == [False, False, True, True, True]
+
+        await fault.heal()
+        assert await reach(across) == [True, True]
+
+
+async def test_one_way_blackhole(lab: Lab) -> None:
+    """A one-way blackhole a -> b drops a's datagrams to b and delivers b's to a; TCP,
+    needing both directions, stalls either way; healed, both directions work."""
+    a, b = await asyncio.gather(lab.add_host("nats1"), lab.add_host("streamer-a"))
+    counters = {host.name: await UdpCounter.open(host) for host in (a, b)}
+    async with contextlib.AsyncExitStack() as stack:
+        addresses = await echoes(stack, [a, b])
+        assert await udp_both_ways(a, b, counters) == (50, 50)
+
+        fault = await lab.blackhole(a, b, one_way=True)
+        assert await udp_both_ways(a, b, counters) == (0, 50)
+        tcp = [(a, addresses["streamer-a"]), (b, addresses["nats1"])]
+        assert await reach(tcp) == [False, False]
+
+        await fault.heal()
+        assert await udp_both_ways(a, b, counters) == (50, 50)
+        assert await reach(tcp) == [True, True]
+    for counter in counters.values():
+        counter.close()
+
+
+async def test_partition(lab: Lab) -> None:
+    """A partition cuts every pair across its two sides, both ways, keeps each side
+    whole and the control plane up; healed, every pair talks again."""
+    side_a, side_b = ["nats1", "streamer-a"], ["nats2", "nats3", "streamer-b"]
+    hosts = await asyncio.gather(*(lab.add_host(n) for n in side_a + side_b))
+    async with contextlib.AsyncExitStack() as stack:
+        addresses = await echoes(stack, hosts)
+        pairs = [(s, d) for s in hosts for d in hosts if s is not d]
+        across = [(s, d) for s, d in pairs if (s.name in side_a) != (d.name in side_a)]
+        within = [(s, d) for s, d in pairs if (s.name in side_a) == (d.name in side_a)]
+        assert len(across) == 12
+        assert len(within) == 8
+
+        fault = await lab.partition(set(side_a), set(side_b))
+        results = await reach([(s, addresses[d.name]) for s, d in across + within])
+        assert results == [False] * len(across) + [True] * len(within)
+        assert await reach([(None, address) for address in addresses.values()]) == [True] * 5
+
+        await fault.heal()
+        assert await reach([(s, addresses[d.name]) for s, d in pairs]) == [True] * len(pairs)
+
+
+async def test_packet_loss(lab: Lab) -> None:
+    """30 % loss drops about 30 % of 400 datagrams (280 +- 50 arrive: 5 standard
+    deviations) in the direction asked for, and none in the other."""
+    a, b = await asyncio.gather(lab.add_host("nats1"), lab.add_host("engine-2"))
+    at_a, at_b = await UdpCounter.open(a), await UdpCounter.open(b)
+    expected = range(230, 331)
+    assert await udp_count(a, at_b) == DATAGRAMS
+
+    incoming = await lab.loss(b, 30, direction="in")
+    assert await udp_count(a, at_b) in expected
+    assert await udp_count(b, at_a) == DATAGRAMS
+    await incoming.heal()
+
+    outgoing = await lab.loss(a, 30, direction="out")
+    assert await udp_count(a, at_b) in expected
+    assert await udp_count(b, at_a) == DATAGRAMS
+    await outgoing.heal()
+
+    await lab.loss(b, 30)
+    assert await udp_count(a, at_b) in expected
+    assert await udp_count(b, at_a) in expected
+    await lab.heal_all()
+    assert await udp_count(a, at_b) == DATAGRAMS
+    at_a.close()
+    at_b.close()
+
+
+async def test_heal_all(lab: Lab) -> None:
+    """`heal_all` undoes every fault at once."""
+    a, b, c = await asyncio.gather(*(lab.add_host(n) for n in ("nats1", "nats2", "nats3")))
+    async with contextlib.AsyncExitStack() as stack:
+        addresses = await echoes(stack, [a, b, c])
+        await lab.link_down(a)
+        await lab.blackhole(b, c, one_way=True)
+        await lab.partition({"nats2"}, {"nats3"})
+        await lab.loss(c, 100)
+        assert await reach([(c, addresses["nats2"]), (b, addresses["nats3"])]) == [False] * 2
+
+        await lab.heal_all()
+        await wait_reachable(b, addresses["nats1"])
+        pairs = [(b, addresses["nats3"]), (c, addresses["nats2"]), (c, addresses["nats1"])]
+        assert await reach(pairs) == [True] * 3
 
 
 async def populate(lab: Lab) -> list[int]:
@@ -303,13 +460,17 @@ async def test_two_labs_at_once_do_not_collide() -> None:
 
 
 async def test_misuse_is_a_netns_error(lab: Lab) -> None:
-    """Bad or duplicate host names, a second `async with`: NetnsError, saying what is
-    wrong."""
+    """Bad or duplicate host names, unknown hosts, overlapping sides, a second
+    `async with`: NetnsError, saying what is wrong."""
     await lab.add_host("nats1")
     with pytest.raises(NetnsError, match="exists"):
         await lab.add_host("nats1")
     with pytest.raises(NetnsError, match="host name"):
         await lab.add_host("Bad_Name")
+    with pytest.raises(NetnsError, match="no host"):
+        await lab.blackhole("nats1", "nats9")
+    with pytest.raises(NetnsError, match="disjoint"):
+        await lab.partition({"nats1"}, {"nats1"})
     with pytest.raises(NetnsError, match="reopened"):
         async with lab:
             pass

@@ -2,12 +2,15 @@
 
 `Lab` (an async context manager) builds hosts on this machine: each a network
 namespace with one address on a bridge of its own, reachable from the test process.
-Processes run in hosts (`Host.spawn`). Everything a lab makes is removed when it
-exits, and `sweep()` removes what labs of killed processes left (`runs`). The `lab`
-fixture (`fixtures`) gives each test a started Lab; `probes` measure the network.
+Processes run in hosts (`Host.spawn`), and reversible faults act between them: link
+down, one- and two-way blackholes, partitions, packet loss (`faults`). Everything a
+lab makes is removed when it exits, and `sweep()` removes what labs of killed
+processes left (`runs`). The `lab` fixture (`fixtures`) gives each test a started Lab;
+`probes` measure what the faults do.
 """
 
 from tests.netns.errors import NetnsError
+from tests.netns.faults import Direction, Fault
 from tests.netns.host import Host
 from tests.netns.lab import Lab, check_machine
 from tests.netns.probes import (
@@ -23,7 +26,9 @@ from tests.netns.processes import kill, pause, resume, send_signal
 from tests.netns.runs import sweep
 
 __all__ = [
+    "Direction",
     "EchoServer",
+    "Fault",
     "Host",
     "Lab",
     "NetnsError",

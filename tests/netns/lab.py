@@ -1,5 +1,5 @@
-"""The lab: hosts in network namespaces on one bridge, and the removal of all of it on
-every way out.
+"""The lab: hosts in network namespaces on one bridge, the faults between them, and the
+removal of all of it on every way out.
 
 Topology: the bridge `dsn<run>br` in the root namespace holds `.1` of the lab's /24,
 so the test process reaches every host directly (the control plane); each host added
@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import atexit
 import enum
+import itertools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Interface, IPv4Network
 from types import MappingProxyType, TracebackType
 
 from tests.netns.commands import run, tool
 from tests.netns.errors import NetnsError
+from tests.netns.faults import Direction, Fault, drop_from, link_down, loss_rules, nft_fault
 from tests.netns.host import Host, create_host
 from tests.netns.processes import Processes
 from tests.netns.runs import Claim, claim, remove_run
@@ -55,7 +57,7 @@ def check_machine() -> None:
 
 
 class Lab:
-    """Hosts in network namespaces on one bridge."""
+    """Hosts in network namespaces on one bridge, with reversible faults between them."""
 
     def __init__(self, *, stop_grace: float = 1.0) -> None:
         self._stop_grace = stop_grace
@@ -63,7 +65,10 @@ class Lab:
         self._claim: Claim | None = None
         self._hosts: dict[str, Host] = {}
         self._reserved: set[str] = set()
+        self._faults: list[Fault] = []
+        self._down: dict[str, Fault] = {}
         self._processes = Processes()
+        self._tables = itertools.count(1)
 
     @property
     def _run(self) -> Claim:
@@ -174,3 +179,64 @@ class Lab:
         )
         self._hosts[name] = host
         return host
+
+    async def link_down(self, host: Host | str) -> Fault:
+        """Set the host's link down (its bridge port); `link_up` or `heal` undoes it."""
+        target = self.host(host)
+        fault = self._down.get(target.name)
+        if fault is None or fault.healed:
+            fault = self._down[target.name] = self._track(await link_down(target))
+        return fault
+
+    async def link_up(self, host: Host | str) -> None:
+        """Set the host's link up again (no-op if it is up)."""
+        fault = self._down.pop(self.host(host).name, None)
+        if fault is not None:
+            await fault.heal()
+
+    async def blackhole(self, a: Host | str, b: Host | str, *, one_way: bool = False) -> Fault:
+        """Drop packets from a to b and, unless `one_way`, from b to a."""
+        src, dst = self.host(a), self.host(b)
+        table = self._table()
+        scripts = [(dst, drop_from(table, [src.ip]))]
+        if not one_way:
+            scripts.append((src, drop_from(table, [dst.ip])))
+        arrow = "->" if one_way else "<->"
+        fault = await nft_fault(f"blackhole {src.name} {arrow} {dst.name}", table, scripts)
+        return self._track(fault)
+
+    async def partition(self, side_a: Iterable[Host | str], side_b: Iterable[Host | str]) -> Fault:
+        """Cut every pair of hosts across the two sides, both ways."""
+        a = {host.name: host for host in map(self.host, side_a)}
+        b = {host.name: host for host in map(self.host, side_b)}
+        if not a or not b or a.keys() & b.keys():
+            raise NetnsError(
+                f"a partition needs two disjoint, non-empty sides: {sorted(a)}, {sorted(b)}"
+            )
+        table = self._table()
+        scripts = [(host, drop_from(table, [o.ip for o in b.values()])) for host in a.values()]
+        scripts += [(host, drop_from(table, [o.ip for o in a.values()])) for host in b.values()]
+        description = f"partition {sorted(a)} | {sorted(b)}"
+        return self._track(await nft_fault(description, table, scripts))
+
+    async def loss(self, host: Host | str, percent: int, *, direction: Direction = "both") -> Fault:
+        """Drop `percent` % of the IPv4 packets on the host's link, at random."""
+        target = self.host(host)
+        table = self._table()
+        scripts = [(target, loss_rules(table, percent, direction))]
+        description = f"loss {percent}% {direction} {target.name}"
+        return self._track(await nft_fault(description, table, scripts))
+
+    async def heal_all(self) -> None:
+        """Undo every fault still applied, newest first."""
+        for fault in reversed(self._faults):
+            await fault.heal()
+        self._faults.clear()
+        self._down.clear()
+
+    def _track(self, fault: Fault) -> Fault:
+        self._faults.append(fault)
+        return fault
+
+    def _table(self) -> str:
+        return f"fault{next(self._tables)}"
