@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from tests.netns import (
     pause,
     reachable,
     resume,
+    round_trips,
     send_udp,
     sweep,
     wait_reachable,
@@ -101,6 +103,7 @@ async def udp_count(src: Host, counter: UdpCounter) -> int:
 def test_public_api() -> None:
     """`tests.netns.__all__` is the harness's public API, and every name exists."""
     assert tests.netns.__all__ == [
+        "DelayProxy",
         "Direction",
         "EchoServer",
         "Fault",
@@ -275,11 +278,50 @@ async def test_packet_loss(lab: Lab) -> None:
     at_b.close()
 
 
+async def timed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> list[float]:
+    """`n` round trips of a line on an open connection, in seconds each."""
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        writer.write(f"{i}\n".encode())
+        assert await asyncio.wait_for(reader.readline(), 5) == f"{i}\n".encode()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def test_delay_proxy(lab: Lab) -> None:
+    """Through the proxy a round trip takes at least 2 x the delay and not much more;
+    a new delay set at run time applies on the open connection; data arrives whole and
+    in order; SIGTERM stops the proxy cleanly."""
+    client, middle, server = await asyncio.gather(
+        *(lab.add_host(n) for n in ("engine-1", "proxy", "nats1"))
+    )
+    async with await echo_server(server) as echo_at:
+        proxy = await lab.delay_proxy(middle, echo_at.address, 100)
+        assert proxy.address[0] == middle.ip
+        reader, writer = await asyncio.open_connection(sock=await connected(client, proxy.address))
+        slow = await timed(reader, writer, 3)
+        assert min(slow) >= 0.2
+        assert statistics.median(slow) < 0.2 + 0.1
+
+        await proxy.set_delay(20)
+        fast = await timed(reader, writer, 3)
+        assert min(fast) >= 0.04
+        assert statistics.median(fast) < 0.04 + 0.1
+
+        payload = os.urandom(256 * 1024)
+        writer.write(payload)
+        assert await asyncio.wait_for(reader.readexactly(len(payload)), 5) == payload
+        writer.close()
+        assert await proxy.stop() == 0
+
+
 async def test_heal_all(lab: Lab) -> None:
-    """`heal_all` undoes every fault at once."""
+    """`heal_all` undoes every fault at once and sets proxies' delay to 0."""
     a, b, c = await asyncio.gather(*(lab.add_host(n) for n in ("nats1", "nats2", "nats3")))
     async with contextlib.AsyncExitStack() as stack:
         addresses = await echoes(stack, [a, b, c])
+        proxy = await lab.delay_proxy(c, addresses["nats1"], 300)
         await lab.link_down(a)
         await lab.blackhole(b, c, one_way=True)
         await lab.partition({"nats2"}, {"nats3"})
@@ -290,6 +332,8 @@ async def test_heal_all(lab: Lab) -> None:
         await wait_reachable(b, addresses["nats1"])
         pairs = [(b, addresses["nats3"]), (c, addresses["nats2"]), (c, addresses["nats1"])]
         assert await reach(pairs) == [True] * 3
+        assert proxy.delay_ms == 0
+        assert max(await round_trips(b, proxy.address, 2)) < 0.1
 
 
 async def populate(lab: Lab) -> list[int]:

@@ -3,10 +3,10 @@
 `Lab` (an async context manager) builds hosts on this machine: each a network
 namespace with one address on a bridge of its own, reachable from the test process.
 Processes run in hosts (`Host.spawn`), and reversible faults act between them: link
-down, one- and two-way blackholes, partitions, packet loss (`faults`). Everything a
-lab makes is removed when it exits, and `sweep()` removes what labs of killed
-processes left (`runs`). The `lab` fixture (`fixtures`) gives each test a started Lab;
-`probes` measure what the faults do.
+down, one- and two-way blackholes, partitions, packet loss (`faults`), and a delaying
+TCP proxy (`delay_proxy`). Everything a lab makes is removed when it exits, and
+`sweep()` removes what labs of killed processes left (`runs`). The `lab` fixture
+(`fixtures`) gives each test a started Lab; `probes` measure what the faults do.
 """
 
 from tests.netns.errors import NetnsError
@@ -23,9 +23,11 @@ from tests.netns.probes import (
     wait_reachable,
 )
 from tests.netns.processes import kill, pause, resume, send_signal
+from tests.netns.proxy import DelayProxy
 from tests.netns.runs import sweep
 
 __all__ = [
+    "DelayProxy",
     "Direction",
     "EchoServer",
     "Fault",

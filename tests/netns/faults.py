@@ -21,7 +21,7 @@ packets.
   silent to the sender: UDP's ENOBUFS is not reported without IP_RECVERR, TCP sees a
   local drop and sends again.
 - Delay is not a packet fault here: the kernel may have no netem qdisc (this one has
-  none), and nft cannot hold packets back.
+  none), and nft cannot hold packets back. See `delay_proxy`, a delaying TCP proxy.
 
 State: one nft table per fault and host, `fault<n>`, inside the host's namespace, so
 deleting a namespace deletes its rules; the link state is the bridge port's, deleted

@@ -34,6 +34,7 @@ from tests.netns.errors import NetnsError
 from tests.netns.faults import Direction, Fault, drop_from, link_down, loss_rules, nft_fault
 from tests.netns.host import Host, create_host
 from tests.netns.processes import Processes
+from tests.netns.proxy import DelayProxy, start_delay_proxy
 from tests.netns.runs import Claim, claim, remove_run
 
 __all__ = ["Lab", "check_machine"]
@@ -67,6 +68,7 @@ class Lab:
         self._reserved: set[str] = set()
         self._faults: list[Fault] = []
         self._down: dict[str, Fault] = {}
+        self._proxies: list[DelayProxy] = []
         self._processes = Processes()
         self._tables = itertools.count(1)
 
@@ -227,12 +229,24 @@ class Lab:
         description = f"loss {percent}% {direction} {target.name}"
         return self._track(await nft_fault(description, table, scripts))
 
+    async def delay_proxy(
+        self, host: Host | str, target: tuple[str, int], delay_ms: float, *, port: int = 0
+    ) -> DelayProxy:
+        """Start a delaying TCP proxy in `host` to `target` (see `delay_proxy`)."""
+        proxy = await start_delay_proxy(self.host(host), target, delay_ms, port=port)
+        self._proxies.append(proxy)
+        return proxy
+
     async def heal_all(self) -> None:
-        """Undo every fault still applied, newest first."""
+        """Undo every fault still applied, newest first, and set running proxies' delay
+        to 0 (they keep forwarding)."""
         for fault in reversed(self._faults):
             await fault.heal()
         self._faults.clear()
         self._down.clear()
+        for proxy in self._proxies:
+            if proxy.process.returncode is None and proxy.delay_ms:
+                await proxy.set_delay(0)
 
     def _track(self, fault: Fault) -> Fault:
         self._faults.append(fault)
