@@ -41,7 +41,16 @@ from typing import Any
 from tests.netns.commands import run_sync
 from tests.netns.errors import NetnsError
 
-__all__ = ["STATE_DIR", "Claim", "RunNames", "claim", "link_names", "netns_names", "sweep"]
+__all__ = [
+    "STATE_DIR",
+    "Claim",
+    "RunNames",
+    "claim",
+    "link_names",
+    "locked",
+    "netns_names",
+    "sweep",
+]
 
 STATE_DIR = Path("/run/drift-stream-netns")
 PREFIX = "dsn"
@@ -95,7 +104,7 @@ def link_names() -> list[str]:
 def claim() -> Claim:
     """Sweep dead runs, then claim a fresh run id and a free /24 for this process."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with _locked():
+    with locked():
         _sweep_locked()
         used = {run_of(name) for name in netns_names() + link_names()}
         records = [record for _, record in _records()]
@@ -119,7 +128,7 @@ def claim() -> Claim:
 def sweep() -> list[str]:
     """Remove every run whose owner process is dead; the run ids removed."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with _locked():
+    with locked():
         return _sweep_locked()
 
 
@@ -202,7 +211,7 @@ def _json(*argv: str) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _locked() -> Iterator[None]:
+def locked() -> Iterator[None]:
     with (STATE_DIR / "lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield  # closing the file releases the lock
