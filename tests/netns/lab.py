@@ -5,6 +5,9 @@ Topology: the bridge `dsn<run>br` in the root namespace holds `.1` of the lab's 
 so the test process reaches every host directly (the control plane); each host added
 is the next address from `.2`, its `eth0` plugged into the bridge (`host.py`). Names,
 run ids and the subnet are chosen so that parallel runs never collide (`runs.py`).
+The root namespace's firewall is left alone; host-to-host frames are bridged there, so
+with br_netfilter loaded (bridge-nf-call-iptables = 1) a root FORWARD policy of DROP,
+as Docker sets, would drop them too: the first reachability test shows it.
 
 Lifecycle: `async with Lab() as lab:`; a lab opens once. Entering checks the machine
 (root, `ip`, `nft`), claims a run (after `sweep()` of dead owners' runs), registers an
