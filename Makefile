@@ -13,9 +13,12 @@ NATSCLI         := .tools/bin/nats
 .PHONY: install up test lint types check clean
 
 # (Re)install when pyproject.toml changes; editable, with the dev tools. The browser
-# tests drive Debian's chromium (Playwright's own browser download is not used).
+# tests drive Debian's chromium (Playwright's own browser download is not used); the
+# network-namespace harness (tests/netns) needs nft and ip.
 $(STAMP): pyproject.toml
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	command -v nft >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables; }
+	command -v ip >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -98,4 +98,9 @@ async def make_kv(js: JetStreamContext) -> AsyncIterator[MakeKv]:
         await js.delete_key_value(bucket)
 
 
-pytest_plugins = ["tests.fixtures_localnet", "tests.fixtures_sdk", "tests.fixtures_streamer"]
+pytest_plugins = [
+    "tests.fixtures_localnet",
+    "tests.fixtures_sdk",
+    "tests.fixtures_streamer",
+    "tests.netns.fixtures",
+]
