@@ -137,6 +137,49 @@ async def test_tracker_counts_consumers_of_its_network(tmp_path: Path) -> None:
         await nc.close()
 
 
+async def test_tracker_counts_both_key_forms(fresh_nats: NatsServer) -> None:
+    """Presence keys of this release (`<net>.<engine>.<id>`) and of the previous one
+    (`<net>.<id>`, still read) count alike, and a mix adds up: at once through the
+    watch, and in a recount; a delete of either form counts down at once. Another
+    network's keys of either form do not count."""
+    nc = await nats.connect(fresh_nats.url)
+    kv = await ensure_bucket(nc.jetstream(), bucket_specs(presence_ttl=30)[CONSUMERS_BUCKET])
+    tracker = PresenceTracker(kv, "local", interval_s=30)  # no recount: the watch only
+    counts: asyncio.Queue[int] = asyncio.Queue()
+
+    async def on_count(old: int, new: int) -> None:
+        await counts.put(new)
+
+    async def next_count() -> int:
+        return await asyncio.wait_for(counts.get(), 10)
+
+    task = asyncio.create_task(tracker.run(on_count))
+    try:
+        await kv.put("mainnet.dashboard.m-1", b"{}")  # other networks first: no count
+        await kv.put("mainnet.old-1", b"{}")
+        new = Presence(kv, "local", "n-1", "funding-engine", ttl_s=30)
+        await new.__aenter__()
+        assert new.key == "local.funding-engine.n-1"
+        assert await next_count() == 1
+        await kv.put("local.old-1", b'{"consumer_id":"old-1","name":"old"}')
+        assert await next_count() == 2
+        await kv.put("local.dashboard.d-1", b"{}")
+        assert await next_count() == 3
+        await kv.put("local.old-2", b"not json")
+        assert await next_count() == 4
+        assert await tracker.live_count() == 4  # the recount agrees
+        await kv.delete("local.old-1")
+        assert await next_count() == 3
+        await new.__aexit__(None, None, None)
+        assert await next_count() == 2
+        assert await tracker.live_count() == 2
+        assert counts.empty()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await nc.close()
+
+
 # --- rollups: one engine's header must not purge every engine's key ------------------
 
 
