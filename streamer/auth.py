@@ -3,7 +3,8 @@
 Three roles, each a NATS user (anonymous connections are refused once users exist):
 
 - `streamer`: manages the buckets, writes the data buckets, the lease and health,
-  publishes status, serves the api (subscribes to `drift.*.api.>` and `$SRV.>`).
+  publishes status, serves the api (subscribes to `drift.*.api.>` and `$SRV.>`), and
+  publishes and hears the leader's heartbeat (`drift.*.leader`, for standby streamers).
 - `engine` (engines, the dashboard, the `nats` CLI for reading): reads the KV (watch,
   get, history), lists the streams and buckets, reads the plain subjects, heartbeats
   presence in `drift_consumers`, calls status, markets, funding and spot. It cannot write
@@ -45,6 +46,7 @@ from schemas.subjects import (
     API_TOKEN,
     FUNDING_TOKEN,
     KV_SUBJECT_PREFIX,
+    LEADER_TOKEN,
     MARKET_TOKEN,
     MARKETS_TOKEN,
     SERVICE_NAME,
@@ -124,9 +126,17 @@ def permissions(role: Role) -> dict[str, object]:
                     "$JS.ACK.>",
                     *(f"{KV_SUBJECT_PREFIX}.{b}.>" for b in _WRITTEN_BY_STREAMER),
                     f"{SUBJECT_ROOT}.*.{STATUS_TOKEN}",
+                    f"{SUBJECT_ROOT}.*.{LEADER_TOKEN}",
                 ]
             },
-            "subscribe": {"allow": ["_INBOX.>", f"{SUBJECT_ROOT}.*.{API_TOKEN}.>", "$SRV.>"]},
+            "subscribe": {
+                "allow": [
+                    "_INBOX.>",
+                    f"{SUBJECT_ROOT}.*.{API_TOKEN}.>",
+                    "$SRV.>",
+                    f"{SUBJECT_ROOT}.*.{LEADER_TOKEN}",
+                ]
+            },
             # api and $SRV replies go to the requester's inbox
             "allow_responses": True,
         }

@@ -276,6 +276,30 @@ async def _wait_entry(kv: object, key: str) -> FundingRate:
     raise AssertionError(f"no value at {key}")
 
 
+async def test_only_streamers_speak_on_the_leader_subject(secure_nats: SecureNats) -> None:
+    """`drift.<net>.leader` (the leader's heartbeat, heard by standby streamers): the
+    streamer user may publish and subscribe to it (a message goes round); an engine may
+    do neither (the server refuses both), and hears nothing."""
+    subject = f"drift.{NET}.leader"
+    standby = await _connect(secure_nats.urls["streamer"])
+    leader = await _connect(secure_nats.urls["streamer"])
+    errors = _Violations()
+    engine = await _connect(secure_nats.urls["engine"], errors)
+    try:
+        heard = await standby.subscribe(subject)
+        await standby.flush()  # subscribed before the engine's try
+        await engine.subscribe(subject)
+        await errors.wait_for(f'Subscription to "{subject}"')
+        await engine.publish(subject, b"fake leader")
+        await errors.wait_for(f'Publish to "{subject}"')
+        await leader.publish(subject, b"beat")
+        assert (await heard.next_msg(timeout=5)).data == b"beat"  # not the engine's
+    finally:
+        await engine.close()
+        await leader.close()
+        await standby.close()
+
+
 async def test_engine_cannot_create_buckets(secure_nats: SecureNats) -> None:
     """Before any streamer ran, an engine cannot create the buckets: a clear error."""
     client = DriftStreamClient(NET, nats_url=secure_nats.urls["engine"], name="early")
