@@ -217,7 +217,7 @@ async def _funding(args: argparse.Namespace) -> None:
 
 
 async def _dashboard(args: argparse.Namespace) -> None:
-    settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
+    settings = _settings(args, "dashboard", network=args.network, nats_url=args.nats_url)
     async with until_signal(), contextlib.AsyncExitStack() as stack:
         url = await start_dashboard(stack, settings, args.host, args.port)
         print(f"dashboard    {url}  ({settings.network})", flush=True)

@@ -2,28 +2,39 @@
 
 An engine's token is its connection's NATS user (else the client's name); a user that
 may not write that engine's presence key fails at `connect()` with one clear error,
-from the library and from a command, at once rather than after a put timeout.
+from the library and from a command, at once rather than after a put timeout. With a
+NATS user per engine (streamer.auth), no engine can touch another's presence.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import ServerError
 
-from schemas import CONSUMERS_BUCKET, Network, parse_consumer_key
+from localnet.server import LocalnetServer
+from schemas import CONSUMERS_BUCKET, ConsumerPresence, Network, decode, parse_consumer_key
+from schemas.subjects import kv_subject
 from streamer.nats_server import NatsServer
 from subscribers import AuthenticationError, DriftStreamClient, EngineIdentityError
 from subscribers.buckets import last_entries
-from tests.test_auth import SecureNats, secure_nats
+from tests.drift_clients import wait_until
+from tests.test_auth import SecureNats, Violations, connect_as, secure_nats, secure_streamer
 
 __all__ = ["secure_nats"]  # a fixture shared with test_auth
 
 NET: Network = "local"
+ROLLUP = "Nats-Rollup"
 
 
 async def _presence_keys(client: DriftStreamClient) -> list[str]:
@@ -130,3 +141,133 @@ async def test_a_command_says_so_in_one_line(secure_nats: SecureNats) -> None:
     password = urlsplit(url).password
     assert password
     assert password not in text + out.decode()
+
+
+# --- isolation: one engine cannot touch another's presence -----------------------------
+
+B_KEY = "local.engine-b.b-1"
+_COUNT = re.compile(r"^consumers (\d+) -> (\d+)$")
+
+
+def _count_changes(caplog: pytest.LogCaptureFixture) -> list[tuple[int, int]]:
+    """Every consumer count change the streamer logged, in order."""
+    found = (_COUNT.match(r.getMessage()) for r in caplog.records)
+    return [(int(m.group(1)), int(m.group(2))) for m in found if m]
+
+
+async def _attack(url: str, own_key: str | None) -> list[str]:
+    """Put, delete, purge and roll up (all, sub) B's key, forge a key in B's name, and,
+    for a per-engine user, write an old-form key and roll up its own key: every one
+    refused (no acknowledgement; the server's violations, returned)."""
+    errors = Violations()
+    nc = await connect_as(url, errors)
+    try:
+        js = nc.jetstream(timeout=1)
+        kv = await js.key_value(CONSUMERS_BUCKET)
+        forged = b'{"consumer_id":"b-1","name":"forged"}'
+        on_b = kv_subject(CONSUMERS_BUCKET, B_KEY)
+        with pytest.raises(NatsTimeoutError):
+            await kv.put(B_KEY, forged)
+        with pytest.raises(NatsTimeoutError):
+            await kv.delete(B_KEY)
+        with pytest.raises(NatsTimeoutError):
+            await kv.purge(B_KEY)
+        for rollup in ("all", "sub"):
+            with pytest.raises(NatsTimeoutError):
+                await js.publish(on_b, forged, headers={ROLLUP: rollup})
+        with pytest.raises(NatsTimeoutError):
+            await kv.put("local.engine-b.forged-1", forged)
+        if own_key is not None:
+            with pytest.raises(NatsTimeoutError):
+                await kv.put("local.b-1", forged)  # the old form: the generic user's only
+            with pytest.raises(ServerError, match="rollup not permitted"):
+                await js.publish(
+                    kv_subject(CONSUMERS_BUCKET, own_key), b"{}", headers={ROLLUP: "all"}
+                )
+        await nc.flush()
+        return [text.lower() for text in errors.seen]
+    finally:
+        await nc.close()
+
+
+@pytest.mark.timeout(120)
+async def test_an_engine_cannot_touch_another_engines_presence(
+    secure_nats: SecureNats, localnet: LocalnetServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Engine A (its own user) and the generic `engine` user cannot put, delete, purge
+    or roll up engine B's presence key, nor forge a key in B's name: the server refuses
+    each (a permissions violation naming the key), B's key only ever holds B's
+    heartbeats, and the streamer's count never leaves 2. A per-engine user may not write
+    an old-form key either, and a rollup on its own key is refused by the bucket."""
+    caplog.set_level(logging.INFO, logger="drift_stream.streamer")
+    async with secure_streamer(secure_nats, localnet, presence_ttl=6) as streamer:
+        operator = await connect_as(secure_nats.urls["operator"])
+        try:
+            b = _engine(secure_nats, "engine-b", "b-1")
+            a = _engine(secure_nats, "engine-a", "a-1")
+            async with b, a:
+                await wait_until(lambda: streamer.consumers == 2, timeout=15)
+                on_b = await operator.subscribe(kv_subject(CONSUMERS_BUCKET, B_KEY))
+                await operator.flush()
+                refused = {
+                    "engine-a": await _attack(secure_nats.urls["engine-a"], "local.engine-a.a-1"),
+                    "engine": await _attack(secure_nats.urls["engine"], None),
+                }
+                for user, seen in refused.items():
+                    on_key = [t for t in seen if f'publish to "$kv.drift_consumers.{B_KEY}"' in t]
+                    assert len(on_key) == 5, (user, seen)  # put, delete, purge, 2 rollups
+                    assert any("local.engine-b.forged-1" in t for t in seen), seen
+                assert any('"$kv.drift_consumers.local.b-1"' in t for t in refused["engine-a"])
+                beats = await _drain(on_b)
+                assert beats, "B heartbeats meanwhile: else this would prove nothing"
+                for msg in beats:
+                    assert not (msg.headers or {}).get("KV-Operation"), msg.headers
+                    value = decode(ConsumerPresence, msg.data)
+                    assert (value.consumer_id, value.name) == ("b-1", "b")
+                assert streamer.consumers == 2
+                assert _count_changes(caplog) == [(0, 1), (1, 2)]
+        finally:
+            await operator.close()
+
+
+@pytest.mark.timeout(90)
+async def test_an_engine_manages_its_own_presence(
+    secure_nats: SecureNats, localnet: LocalnetServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Engine A, as its own user, puts a second key of its own (the streamer counts 3)
+    and deletes it (2), and its clean close deletes its key (1): B is untouched."""
+    caplog.set_level(logging.INFO, logger="drift_stream.streamer")
+    async with (
+        secure_streamer(secure_nats, localnet, presence_ttl=6) as streamer,
+        _engine(secure_nats, "engine-b", "b-1"),
+    ):
+        async with _engine(secure_nats, "engine-a", "a-1"):
+            await wait_until(lambda: streamer.consumers == 2, timeout=15)
+            nc = await connect_as(secure_nats.urls["engine-a"])
+            try:
+                kv = await nc.jetstream(timeout=2).key_value(CONSUMERS_BUCKET)
+                await kv.put("local.engine-a.a-2", b'{"consumer_id":"a-2","name":"a"}')
+                await wait_until(lambda: streamer.consumers == 3, timeout=10)
+                await kv.delete("local.engine-a.a-2")
+                await wait_until(lambda: streamer.consumers == 2, timeout=10)
+            finally:
+                await nc.close()
+        await wait_until(lambda: streamer.consumers == 1, timeout=10)
+        assert _count_changes(caplog) == [(0, 1), (1, 2), (2, 3), (3, 2), (2, 1)]
+
+
+def _engine(secure: SecureNats, user: str, consumer_id: str) -> DriftStreamClient:
+    """A library client as `user`, named after its last letter (`engine-b`: `b`)."""
+    return DriftStreamClient(
+        NET, nats_url=secure.urls[user], name=user[-1], consumer_id=consumer_id
+    )
+
+
+async def _drain(sub: Subscription) -> list[Msg]:
+    """Every message a subscription has received so far."""
+    received = []
+    while True:
+        try:
+            received.append(await sub.next_msg(timeout=0.05))
+        except NatsTimeoutError:
+            return received
