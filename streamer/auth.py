@@ -19,9 +19,9 @@ refused once users exist):
 
 `render_authorization` is the one source of these rules: `drift-stream up` writes it
 with random passwords (files mode 0600) for the roles and its own engines (`dashboard`),
-and the compose deployment's config is the same text with `$ENV` references for the
-passwords (a test keeps them equal). `up` also writes each user's `nats` CLI context
-file (`write_nats_contexts`).
+the compose deployment's config is the same text with `$ENV` references for the
+passwords (a test keeps them equal), and `drift-stream users add` adds an engine to such
+a config. `up` also writes each user's `nats` CLI context file (`write_nats_contexts`).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from streamer.app import Streamer
 from streamer.auth import (
     ROLES,
     generate_credentials,
+    new_password,
     password_variable,
     read_credentials,
     render_authorization,
@@ -51,6 +52,7 @@ from streamer.auth import (
     write_credentials,
     write_server_config,
 )
+from streamer.auth_config import bcrypt_hash
 from streamer.buckets import ensure_buckets
 from streamer.nats_server import NatsServer, find_nats_server
 from streamer.settings import Settings
@@ -372,11 +374,15 @@ def test_credential_files_are_private(tmp_path: Path) -> None:
 
 def test_rendered_config_is_valid_for_nats_server(tmp_path: Path) -> None:
     """nats-server's own config check (`-t`) accepts the rendered users, roles and
-    engines (names that unquoted would not be strings too), with literal passwords and
-    with $ENV references (the compose deployment's form)."""
+    engines (names that unquoted would not be strings too), with literal passwords,
+    with $ENV references (the compose deployment's form) and with bcrypt hashes
+    (`drift-stream users add`)."""
     users = [*ROLES, "dashboard", "funding-engine"]
     env_form = render_authorization({u: f"${password_variable(u)}" for u in users})
-    for name, text in (("literal.conf", None), ("env.conf", env_form)):
+    hashed = render_authorization(
+        {**{r: f"${password_variable(r)}" for r in ROLES}, "risk": bcrypt_hash(new_password())}
+    )
+    for name, text in (("literal.conf", None), ("env.conf", env_form), ("hash.conf", hashed)):
         path = tmp_path / name
         if text is None:
             write_server_config(path, generate_credentials(["dashboard", "on", "123"]))

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from streamer.auth import ROLES, password_variable, permissions, render_authorization
+from streamer.auth_config import configured_users
 from streamer.cli import _parser
 from streamer.commands.up import NATS_SERVER_SETTINGS
 from streamer.nats_server import find_nats_server
@@ -70,15 +71,27 @@ def test_three_nats_nodes_form_one_cluster() -> None:
 ENGINE_SERVICES = {"dashboard": "dashboard", "funding-engine": "funding-engine"}
 
 
-def test_nats_users_are_streamer_auth_and_the_config_is_valid() -> None:
-    """deploy/nats/auth.conf is render_authorization of the roles and compose's engines
-    with $ENV passwords; every node gets every variable it references, the durability
-    setting is the code's, and `nats-server -t` accepts the config."""
+def _configured() -> tuple[str, dict[str, str]]:
+    """deploy/nats/auth.conf without its comment lines, and its users' passwords."""
     text = (NATS_DIR / "auth.conf").read_text()
     body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
-    users = {user: f"${password_variable(user)}" for user in (*ROLES, *ENGINE_SERVICES.values())}
+    return body, configured_users(body)
+
+
+def test_nats_users_are_streamer_auth_and_the_config_is_valid() -> None:
+    """deploy/nats/auth.conf is render_authorization of its users: the roles and
+    compose's engines with $ENV passwords (and any engine `users add` added, with a
+    bcrypt hash); every node gets every variable it references, the durability setting
+    is the code's, and `nats-server -t` accepts the config."""
+    body, users = _configured()
+    expected = [*ROLES, *ENGINE_SERVICES.values()]
+    assert list(users)[: len(expected)] == expected
+    for user in expected:
+        assert users[user] == f"${password_variable(user)}"
+    for user in list(users)[len(expected) :]:  # added by `drift-stream users add`
+        assert users[user].startswith("$2a$"), user
     assert body == render_authorization(users)
-    variables = {password[1:] for password in users.values()}
+    variables = {users[user][1:] for user in expected}
     for node in _services("nats-").values():
         assert variables <= set(node["environment"])
     sync = re.search(r"sync_interval: \"(\w+)\"", NATS_SERVER_SETTINGS)
@@ -139,14 +152,14 @@ def test_dashboard_and_engine_each_run_as_their_own_engine_user() -> None:
     engine = services["funding-engine"]
     assert engine["entrypoint"][-1] == "subscribers.examples.funding_engine"
     assert funding_engine.parser().parse_args(engine["command"]).every == 60
-    users = (NATS_DIR / "auth.conf").read_text()
+    _, users = _configured()
     for name, user in ENGINE_SERVICES.items():
         raw = services[name]["environment"]["NATS_URL"]
         assert raw.count(f"${{{password_variable(user)}}}") == 3, raw
         urls = _substitute(raw).split(",")
         assert [u.split("@")[1] for u in urls] == [f"nats-{i}:4222" for i in (1, 2, 3)]
         assert all(u.startswith(f"nats://{user}:") for u in urls)
-        assert f'user: "{user}"' in users
+        assert user in users
         publish = permissions(user)["publish"]
         assert isinstance(publish, dict)
         assert f"$KV.drift_consumers.*.{user}.*" in publish["allow"]
