@@ -145,7 +145,7 @@ def bucket_specs(
         BucketSpec(
             name=CONSUMERS_BUCKET,
             ttl_s=presence_ttl,
-            description="ConsumerPresence heartbeats, key <net>.<consumer_id>",
+            description="ConsumerPresence heartbeats, key <net>.<engine>.<consumer_id>",
             rollups=False,
         ),
         BucketSpec(

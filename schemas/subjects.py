@@ -1,8 +1,13 @@
 """Every wire name in one place: networks, subjects, service and KV key formats.
 
-Subjects are `drift.<net>.<kind>[.<SYMBOL>]`; KV keys are `<net>[.<SYMBOL or consumer id>]`.
-Names that end up inside a subject or key are validated here, because a '.', '*', '>' or
+Subjects are `drift.<net>.<kind>[.<SYMBOL>]`; KV keys are `<net>[.<SYMBOL>]`, and presence
+keys `<net>.<engine>.<consumer_id>` (the old `<net>.<consumer_id>` is still read). Names
+that end up inside a subject or key are validated here, because a '.', '*', '>' or
 whitespace in a symbol would silently change which subjects a message reaches.
+
+A presence key's `<engine>` is its own token because NATS permissions match whole
+tokens: `$KV.drift_consumers.*.<engine>.*` lets an engine's NATS user (named `<engine>`)
+write its own keys and no other engine's (`streamer.auth`).
 
 Perp symbols are upper case (`SOL-PERP`, whatever case they come in); spot symbols keep
 Drift's on-chain case (`USDC`, `wBTC`, `jitoSOL`), and readers match them case-insensitively.
@@ -11,7 +16,7 @@ Drift's on-chain case (`USDC`, `wBTC`, `jitoSOL`), and readers match them case-i
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from schemas.errors import SchemaError
 
@@ -24,6 +29,7 @@ __all__ = [
     "FUNDING_TOKEN",
     "KV_SUBJECT_PREFIX",
     "LEADER_TOKEN",
+    "LEGACY_CONSUMER_KEYS",
     "MARKETS_TOKEN",
     "MARKET_TOKEN",
     "NETWORKS",
@@ -31,12 +37,15 @@ __all__ = [
     "SPOT_TOKEN",
     "STATUS_TOKEN",
     "SUBJECT_ROOT",
+    "ConsumerKey",
     "Endpoint",
     "Network",
     "api_prefix",
     "api_subject",
     "api_wildcard",
     "consumer_key",
+    "consumer_wildcard",
+    "engine_consumer_wildcard",
     "fence_key",
     "funding_subject",
     "funding_wildcard",
@@ -58,6 +67,7 @@ __all__ = [
     "status_subject",
     "validate_consumer_id",
     "validate_endpoint",
+    "validate_engine",
     "validate_network",
     "validate_spot_symbol",
     "validate_symbol",
@@ -84,12 +94,16 @@ SPOT_TOKEN = "spot"
 STATUS_TOKEN = "status"
 API_TOKEN = "api"
 LEADER_TOKEN = "leader"
+"""`drift.<net>.leader`: the leading streamer's heartbeat, which standby streamers hear."""
 FENCE_TOKEN = "_fence"
 KV_SUBJECT_PREFIX = "$KV"
+LEGACY_CONSUMER_KEYS = "*.*"
+"""The old presence keys, `<net>.<consumer_id>` (read for one more release)."""
 
 # 32 is the size of Drift's on-chain `name` field, so every real symbol fits.
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _CONSUMER_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_ENGINE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PREVIEW = 40
 
 
@@ -148,6 +162,21 @@ def validate_consumer_id(consumer_id: str) -> str:
             f"invalid consumer id {_show(consumer_id)}: use 1-128 ASCII letters, digits, '-' or '_'"
         )
     return consumer_id
+
+
+def validate_engine(engine: str) -> str:
+    """Return `engine` unchanged; raise SchemaError if it can't be a KV key token.
+
+    An engine is the `<engine>` token of its presence keys and the name of its NATS user.
+    Allowed: 1-64 ASCII letters, digits, '-' and '_'; case is kept.
+    """
+    if not isinstance(engine, str):
+        raise SchemaError(f"engine must be a str, got {type(engine).__name__}")
+    if _ENGINE_RE.fullmatch(engine) is None:
+        raise SchemaError(
+            f"invalid engine {_show(engine)}: use 1-64 ASCII letters, digits, '-' or '_'"
+        )
+    return engine
 
 
 def validate_endpoint(endpoint: str) -> Endpoint:
@@ -256,9 +285,21 @@ def markets_key(net: Network) -> str:
     return validate_network(net)
 
 
-def consumer_key(net: Network, consumer_id: str) -> str:
-    """`<net>.<consumer_id>`: a consumer's presence key in drift_consumers."""
-    return f"{validate_network(net)}.{validate_consumer_id(consumer_id)}"
+def consumer_key(net: Network, engine: str, consumer_id: str) -> str:
+    """`<net>.<engine>.<consumer_id>`: a consumer's presence key in drift_consumers;
+    `engine` is its NATS user, the only one allowed to write it."""
+    return f"{validate_network(net)}.{validate_engine(engine)}.{validate_consumer_id(consumer_id)}"
+
+
+def consumer_wildcard(net: Network) -> str:
+    """`<net>.>`: every presence key of one network, in both forms (`<net>.<engine>.<id>`
+    and the old `<net>.<id>`)."""
+    return f"{validate_network(net)}.>"
+
+
+def engine_consumer_wildcard(engine: str) -> str:
+    """`*.<engine>.*`: one engine's presence keys on every network (what it may write)."""
+    return f"*.{validate_engine(engine)}.*"
 
 
 def leader_key(net: Network) -> str:
@@ -275,7 +316,7 @@ def fence_key(net: Network) -> str:
 
 
 def key_wildcard(net: Network) -> str:
-    """`<net>.*`: every market key (or consumer key) of one network, for watch/keys filters."""
+    """`<net>.*`: every market key of one network, for watch/keys filters."""
     return f"{validate_network(net)}.*"
 
 
@@ -292,7 +333,22 @@ def parse_market_key(key: str) -> tuple[Network, str]:
     return net, validate_symbol(symbol)
 
 
-def parse_consumer_key(key: str) -> tuple[Network, str]:
-    """Split a `<net>.<consumer_id>` key into (network, consumer id); SchemaError if malformed."""
-    net, consumer_id = _split_key(key)
-    return net, validate_consumer_id(consumer_id)
+class ConsumerKey(NamedTuple):
+    """A presence key, split. `engine` is None for the old `<net>.<consumer_id>` form."""
+
+    network: Network
+    engine: str | None
+    consumer_id: str
+
+
+def parse_consumer_key(key: str) -> ConsumerKey:
+    """Split a presence key, `<net>.<engine>.<consumer_id>` or the old `<net>.<consumer_id>`
+    (read for one more release); SchemaError if it is neither."""
+    parts = key.split(".") if isinstance(key, str) else []
+    if len(parts) not in (2, 3):
+        raise SchemaError(
+            f"invalid presence key {_show(key)}: expected '<net>.<engine>.<consumer_id>'"
+            " (or the old '<net>.<consumer_id>')"
+        )
+    engine = validate_engine(parts[1]) if len(parts) == 3 else None
+    return ConsumerKey(validate_network(parts[0]), engine, validate_consumer_id(parts[-1]))

@@ -1,29 +1,36 @@
 """NATS users and permissions: who may publish data, read it, and call `reconnect`.
 
-Three roles, each a NATS user (anonymous connections are refused once users exist):
+Three roles and any number of engines, each a NATS user (anonymous connections are
+refused once users exist):
 
 - `streamer`: manages the buckets, writes the data buckets, the lease and health,
   publishes status, serves the api (subscribes to `drift.*.api.>` and `$SRV.>`), and
-  publishes and hears the leader's beats (`drift.*.leader`).
-- `engine` (engines, the dashboard, the `nats` CLI for reading): reads the KV (watch,
-  get, history), lists the streams and buckets, reads the plain subjects, heartbeats
-  presence in `drift_consumers`, calls status, markets, funding and spot. It cannot write
-  a data bucket, publish on a data subject, create, purge or delete streams, answer api
-  requests, or call `reconnect`.
+  publishes and hears the leader's heartbeat (`drift.*.leader`, for standby streamers).
+- an engine: every other user (`engine` for the `nats` CLI and one-off scripts,
+  `dashboard`, `funding-engine`, ...), its name its presence token
+  (`schemas.subjects.consumer_key`). Reads the KV (watch, get, history), lists the
+  streams and buckets, reads the plain subjects, calls status, markets, funding and
+  spot, and puts and deletes only its own presence keys `<net>.<engine>.<id>`; `engine`
+  also the old `<net>.<consumer_id>` ones for one more release (`LEGACY_CONSUMER_KEYS`:
+  engines of the previous release keep registering). It cannot write another engine's
+  presence or a data bucket, publish on a data subject, create, purge or delete
+  streams, answer api requests, or call `reconnect`.
 - `operator`: everything (reconnect, administration).
 
 `render_authorization` is the one source of these rules: `drift-stream up` writes it
-with random passwords (files mode 0600), and the compose deployment's config is the
-same text with `$ENV` references for the passwords (a test keeps them equal). `up` also
-writes each role's `nats` CLI context file (`write_nats_contexts`).
+with random passwords (files mode 0600) for the roles and its own engines (`dashboard`),
+the compose deployment's config is the same text with `$ENV` references for the
+passwords (a test keeps them equal), and `drift-stream users add` adds an engine to such
+a config. `up` also writes each user's `nats` CLI context file (`write_nats_contexts`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -47,22 +54,30 @@ from schemas.subjects import (
     FUNDING_TOKEN,
     KV_SUBJECT_PREFIX,
     LEADER_TOKEN,
+    LEGACY_CONSUMER_KEYS,
     MARKET_TOKEN,
     MARKETS_TOKEN,
     SERVICE_NAME,
     SPOT_TOKEN,
     STATUS_TOKEN,
     SUBJECT_ROOT,
+    engine_consumer_wildcard,
+    kv_subject,
+    validate_engine,
 )
 
 __all__ = [
+    "GENERIC_ENGINE",
     "ROLES",
     "Credentials",
     "Role",
     "generate_credentials",
+    "new_password",
+    "password_variable",
     "permissions",
     "read_credentials",
     "render_authorization",
+    "render_user",
     "url_with_credentials",
     "write_credentials",
     "write_nats_contexts",
@@ -71,6 +86,8 @@ __all__ = [
 
 Role = Literal["streamer", "engine", "operator"]
 ROLES: tuple[Role, ...] = ("streamer", "engine", "operator")
+GENERIC_ENGINE: Role = "engine"
+"""The engine user of the `nats` CLI and one-off scripts (presence token `engine`)."""
 _JS = "$JS.API"
 _WRITTEN_BY_STREAMER = (
     FUNDING_BUCKET,
@@ -87,7 +104,7 @@ def _kv(bucket: str) -> str:
     return f"KV_{bucket}"
 
 
-def _engine_publish() -> list[str]:
+def _engine_publish(engine: str) -> list[str]:
     streams = [_kv(b) for b in BUCKET_NAMES] + [HISTORY_STREAM]  # (health is in BUCKET_NAMES)
     allow = [f"{_JS}.INFO", "$JS.FC.>", f"$JS.ACK.{HISTORY_STREAM}.>"]
     # Listing is reading: the names, configs and sizes of the account's streams (`nats kv
@@ -105,7 +122,11 @@ def _engine_publish() -> list[str]:
             f"{_JS}.CONSUMER.DELETE.{stream}.*",
             f"{_JS}.CONSUMER.MSG.NEXT.{stream}.*",
         ]
-    allow.append(f"{KV_SUBJECT_PREFIX}.{CONSUMERS_BUCKET}.>")  # presence heartbeats
+    # its own presence keys only: the engine is a whole token of the key, so `*` cannot
+    # reach another engine's (`drift_consumers` also refuses rollup headers)
+    allow.append(kv_subject(CONSUMERS_BUCKET, engine_consumer_wildcard(engine)))
+    if engine == GENERIC_ENGINE:  # the previous release's `<net>.<consumer_id>`, for now
+        allow.append(kv_subject(CONSUMERS_BUCKET, LEGACY_CONSUMER_KEYS))
     allow += [f"{SUBJECT_ROOT}.*.{API_TOKEN}.{endpoint}" for endpoint in _READ_ENDPOINTS]
     allow += ["$SRV.PING", "$SRV.INFO", "$SRV.STATS"]
     allow += [f"$SRV.{verb}.{SERVICE_NAME}" for verb in ("PING", "INFO", "STATS")]
@@ -113,11 +134,13 @@ def _engine_publish() -> list[str]:
     return allow
 
 
-def permissions(role: Role) -> dict[str, object]:
-    """The nats-server `permissions` block of a role (publish/subscribe allow lists)."""
-    if role == "operator":
+def permissions(user: str) -> dict[str, object]:
+    """The nats-server `permissions` block (publish/subscribe allow lists) of a user: the
+    `streamer` or `operator` role's, else an engine's (the user's name is its presence
+    token; SchemaError if it cannot be one)."""
+    if user == "operator":
         return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
-    if role == "streamer":
+    if user == "streamer":
         return {
             "publish": {
                 "allow": [
@@ -141,7 +164,7 @@ def permissions(role: Role) -> dict[str, object]:
             "allow_responses": True,
         }
     return {
-        "publish": {"allow": _engine_publish()},
+        "publish": {"allow": _engine_publish(validate_engine(user))},
         # `>` rather than `*` after the per-market kinds: `nats sub 'drift.local.funding.>'`
         # is the natural command, and only the KV republish (one token) publishes there.
         "subscribe": {
@@ -157,39 +180,55 @@ def permissions(role: Role) -> dict[str, object]:
     }
 
 
-def render_authorization(passwords: Mapping[Role, str]) -> str:
-    """The `authorization { users = [...] }` block of a nats-server config.
+_ENV_REFERENCE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 
-    A password is written as given: a literal (quoted) or, if it starts with `$`, a
-    reference to an environment variable of the server (`$ENGINE_PASSWORD`).
+
+def password_variable(user: str) -> str:
+    """The environment variable of a user's password in the compose deployment:
+    `funding-engine` -> `FUNDING_ENGINE_PASSWORD`."""
+    return f"{user.upper().replace('-', '_')}_PASSWORD"
+
+
+def render_user(user: str, password: str) -> str:
+    """One user's entry of the `users` list, with `permissions(user)`.
+
+    The password is written as given: a reference to an environment variable of the
+    server if it is one (`$ENGINE_PASSWORD`), else quoted: a literal, or a bcrypt hash
+    (`$2a$11$...`), which nats-server compares a password with.
     """
-    users = []
-    for role in ROLES:
-        password = passwords[role]
-        value = password if password.startswith("$") else json.dumps(password)
-        perms = json.dumps(permissions(role), indent=2).replace("\n", "\n      ")
-        users.append(
-            f"    {{\n      user: {role}\n      password: {value}\n"
-            f"      permissions: {perms}\n    }}"
-        )
+    value = password if _ENV_REFERENCE.fullmatch(password) else json.dumps(password)
+    perms = json.dumps(permissions(user), indent=2).replace("\n", "\n      ")
+    name = json.dumps(user)  # quoted: unquoted, `on` or `123` would not be a string
+    return (
+        f"    {{\n      user: {name}\n      password: {value}\n      permissions: {perms}\n    }}"
+    )
+
+
+def render_authorization(passwords: Mapping[str, str]) -> str:
+    """The `authorization { users = [...] }` block of a nats-server config: every role
+    (each one's password is required), then the engines of `passwords`, in its order."""
+    users = [render_user(role, passwords[role]) for role in ROLES]
+    users += [render_user(u, p) for u, p in passwords.items() if u not in ROLES]
     return "authorization {\n  users = [\n" + "\n".join(users) + "\n  ]\n}\n"
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """One role's user and password; the password never prints."""
+    """One user's name and password; the password never prints."""
 
-    role: Role
+    user: str
     password: SecretStr
 
-    @property
-    def user(self) -> str:
-        return self.role
+
+def new_password() -> SecretStr:
+    """A fresh random password: 192 bits, URL-safe base64 (never starts with `$`)."""
+    return SecretStr(secrets.token_urlsafe(24))
 
 
-def generate_credentials() -> dict[Role, Credentials]:
-    """Fresh random passwords (192 bits each) for every role."""
-    return {role: Credentials(role, SecretStr(secrets.token_urlsafe(24))) for role in ROLES}
+def generate_credentials(engines: Iterable[str] = ()) -> dict[str, Credentials]:
+    """Fresh random passwords for every role and each of `engines`, by user."""
+    users = [*ROLES, *(validate_engine(e) for e in engines if e not in ROLES)]
+    return {user: Credentials(user, new_password()) for user in users}
 
 
 def _server_url(url: str, userinfo: str = "") -> str:
@@ -204,7 +243,7 @@ def _server_url(url: str, userinfo: str = "") -> str:
 
 
 def url_with_credentials(url: str, creds: Credentials) -> str:
-    """`nats://host:port` with the role's user and password in it."""
+    """`nats://host:port` with the user and password in it."""
     userinfo = f"{quote(creds.user, safe='')}:{quote(creds.password.get_secret_value(), safe='')}"
     return _server_url(url, userinfo)
 
@@ -219,26 +258,26 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def write_credentials(
-    directory: Path, nats_url: str, creds: Mapping[Role, Credentials]
-) -> dict[Role, Path]:
-    """`<role>.env` files (`NATS_URL=nats://role:password@host:port`), mode 0600."""
-    paths: dict[Role, Path] = {}
-    for role, cred in creds.items():
-        path = directory / f"{role}.env"
+    directory: Path, nats_url: str, creds: Mapping[str, Credentials]
+) -> dict[str, Path]:
+    """`<user>.env` files (`NATS_URL=nats://user:password@host:port`), mode 0600."""
+    paths: dict[str, Path] = {}
+    for user, cred in creds.items():
+        path = directory / f"{user}.env"
         _write_private(path, f"NATS_URL={url_with_credentials(nats_url, cred)}\n")
-        paths[role] = path
+        paths[user] = path
     return paths
 
 
 def _nats_context(nats_url: str, creds: Credentials) -> dict[str, str]:
-    """A `nats` CLI context (jsm.go natscontext's JSON fields) for the role's user.
+    """A `nats` CLI context (jsm.go natscontext's JSON fields) for the user.
 
     The server URL carries no credentials: `user` and `password` do. natscli reads a
     password literally unless it starts with a scheme it resolves (`env://`, `file://`,
     `op://`, `nsc://`, `data:`): generated ones (URL-safe base64, no `:`) never do.
     """
     return {
-        "description": f"drift-stream up: the {creds.role} user (new password every start)",
+        "description": f"drift-stream up: the {creds.user} user (new password every start)",
         "url": _server_url(nats_url),
         "user": creds.user,
         "password": creds.password.get_secret_value(),
@@ -246,28 +285,28 @@ def _nats_context(nats_url: str, creds: Credentials) -> dict[str, str]:
 
 
 def write_nats_contexts(
-    directory: Path, nats_url: str, creds: Mapping[Role, Credentials]
-) -> dict[Role, Path]:
-    """`<role>.context.json` files, mode 0600: `nats --context <file>` (or
-    `NATS_CONTEXT=<file>`) connects as that role. natscli v0.5.0 reads a context from a
+    directory: Path, nats_url: str, creds: Mapping[str, Credentials]
+) -> dict[str, Path]:
+    """`<user>.context.json` files, mode 0600: `nats --context <file>` (or
+    `NATS_CONTEXT=<file>`) connects as that user. natscli v0.5.0 reads a context from a
     path that exists and ends in `.json`; anything else is a name it looks up under
     ~/.config/nats."""
-    paths: dict[Role, Path] = {}
-    for role, cred in creds.items():
-        path = directory / f"{role}.context.json"
+    paths: dict[str, Path] = {}
+    for user, cred in creds.items():
+        path = directory / f"{user}.context.json"
         _write_private(path, json.dumps(_nats_context(nats_url, cred), indent=2) + "\n")
-        paths[role] = path
+        paths[user] = path
     return paths
 
 
-def write_server_config(path: Path, creds: Mapping[Role, Credentials], *, extra: str = "") -> None:
+def write_server_config(path: Path, creds: Mapping[str, Credentials], *, extra: str = "") -> None:
     """A nats-server config with the users of `creds` (mode 0600: it holds passwords)."""
-    passwords = {role: cred.password.get_secret_value() for role, cred in creds.items()}
+    passwords = {user: cred.password.get_secret_value() for user, cred in creds.items()}
     _write_private(path, extra + render_authorization(passwords))
 
 
 def read_credentials(path: Path) -> str:
-    """The NATS URL of a `<role>.env` file written by `write_credentials`."""
+    """The NATS URL of a `<user>.env` file written by `write_credentials`."""
     for line in path.read_text().splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip() == "NATS_URL":

@@ -12,6 +12,8 @@
 - `drift-stream funding`: a live terminal table of every market's funding and prices.
 - `drift-stream dashboard`: the Funding Engine page (started by `up` too).
 - `drift-stream localnet`: localnet alone.
+- `drift-stream users add NAME`: an engine's own NATS user in a deployment's users file
+  (`streamer.commands.users`).
 
 Settings come from the environment (DRIFT_NETWORK, DRIFT_RPC_URL, NATS_URL, ...);
 flags given on the command line win. Commands move to `streamer.commands` one module
@@ -29,7 +31,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from streamer.commands import req
+from streamer.commands import req, users
 from streamer.commands.common import settings_for as _settings
 from streamer.commands.run import run_streamer, start_dashboard
 from streamer.commands.signals import forever, until_signal
@@ -92,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     streamer.set_defaults(run=_streamer)
 
     req.add_parser(sub)
+    users.add_parser(sub)
 
     snapshot = sub.add_parser("snapshot", help="record Drift's accounts from an RPC to a folder")
     snapshot.add_argument("--rpc-url", default=None, help="the RPC to read ($DRIFT_RPC_URL)")
@@ -217,7 +220,7 @@ async def _funding(args: argparse.Namespace) -> None:
 
 
 async def _dashboard(args: argparse.Namespace) -> None:
-    settings = _settings(args, "engine", network=args.network, nats_url=args.nats_url)
+    settings = _settings(args, "dashboard", network=args.network, nats_url=args.nats_url)
     async with until_signal(), contextlib.AsyncExitStack() as stack:
         url = await start_dashboard(stack, settings, args.host, args.port)
         print(f"dashboard    {url}  ({settings.network})", flush=True)
@@ -260,14 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _users_problem(exc: Exception, args: argparse.Namespace) -> tuple[str, int] | None:
     """A problem the user can fix, said in one line (no traceback) with its exit code:
-    a file they named that cannot be used (a bad --snapshot folder: 2), credentials
-    NATS refuses or a port already taken (1). None for anything else."""
+    a file they named that cannot be used (a bad --snapshot folder, a users file that
+    cannot take the engine: 2), credentials NATS refuses or a port already taken (1).
+    None for anything else."""
     from localnet.errors import SnapshotError  # only on this path: localnet is heavy
+    from streamer.auth_config import AuthConfigError
     from streamer.nats_process import NatsServerError
     from subscribers.errors import AuthenticationError
 
     if isinstance(exc, SnapshotError):
         return str(exc), 2
+    if isinstance(exc, AuthConfigError):
+        return f"users {args.action} {args.name}: {exc}", 2
     if isinstance(exc, AuthenticationError):
         source = getattr(args, "nats_url_source", None)
         return f"{exc} (credentials from {source})" if source else str(exc), 1

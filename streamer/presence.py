@@ -1,7 +1,8 @@
 """Consumer presence: how many engines are alive, and whether a DriftClient should run.
 
-Each consumer heartbeats `drift_consumers.<net>.<consumer_id>`; the bucket TTL removes
-the key of one that crashed. Expiry is silent to watchers, so `PresenceTracker`
+Each consumer heartbeats `drift_consumers.<net>.<engine>.<consumer_id>` (engines of the
+previous release `<net>.<consumer_id>`: both count); the bucket TTL removes the key of
+one that crashed. Expiry is silent to watchers, so `PresenceTracker`
 watches for prompt changes and also recounts on a timer. `LifecycleMachine` turns the
 count into "run a DriftClient or not", with a grace period so a consumer that restarts
 does not cost a full resubscribe.
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from nats.js.kv import KeyValue
 
-from schemas.subjects import Network
+from schemas.subjects import Network, consumer_wildcard
 from streamer.waits import raise_if_cancelled, wait_event
 from subscribers.buckets import last_entries
 
@@ -67,17 +68,18 @@ class PresenceTracker:
     ) -> None:
         self._kv = kv
         self.network = network
-        self._prefix = f"{network}."
+        self._keys = consumer_wildcard(network)  # both key forms
         self._interval = interval_s
         self._clock = clock
         self.count = 0
         self._known: set[str] = set()  # keys seen live, so heartbeats cause no recount
 
     async def live_count(self) -> int:
-        """Keys under `<net>.` now; a value that does not parse still counts."""
+        """Keys under `<net>.` now, of either form; a value that does not parse still
+        counts."""
         # whole values, not headers only: nats-server 2.15.1 panics turning a stored
         # 1-byte header block into a headers-only delivery (any engine can store one)
-        entries = await last_entries(self._kv, f"{self.network}.*")
+        entries = await last_entries(self._kv, self._keys)
         self._known = {entry.key for entry in entries}
         return len(self._known)
 
@@ -111,7 +113,7 @@ class PresenceTracker:
             raise_if_cancelled()
             try:
                 watcher = await self._kv.watch(
-                    f"{self.network}.*", ignore_deletes=False, include_history=False
+                    self._keys, ignore_deletes=False, include_history=False
                 )
                 try:
                     async for entry in watcher:

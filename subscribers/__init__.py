@@ -9,7 +9,7 @@ from subscribers.adapter import DriftAdapter
 from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheManager, CacheStats
 from subscribers.client import Accepted, ApiError, ClientStats, DriftStreamClient
-from subscribers.errors import AuthenticationError, DriftStreamError
+from subscribers.errors import AuthenticationError, DriftStreamError, EngineIdentityError
 from subscribers.presence import Presence
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "DriftAdapter",
     "DriftStreamClient",
     "DriftStreamError",
+    "EngineIdentityError",
     "Presence",
 ]

@@ -9,7 +9,8 @@ async with DriftStreamClient("mainnet", name="funding-engine") as client:
 ```
 
 Entering registers the engine's presence (the streamer starts its DriftClient for the
-first consumer) and starts one mirror per data bucket: funding, prices, markets, spot
+first consumer) under its engine token, the connection's NATS user, else `name`
+(`subscribers.identity`), and starts one mirror per data bucket: funding, prices, markets, spot
 (`subscribers.mirror_set`; each a `subscribers.mirror`: the last values from a KV
 snapshot, then the bucket's republished subject, reloaded after a reconnect). Every read
 is served from the mirrors, and a value that expired in KV is gone from the mirror too.
@@ -48,6 +49,7 @@ from subscribers.api_requests import ApiRequests
 from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheStats
 from subscribers.connection import ErrorLog, connect
+from subscribers.identity import engine_of, presence_subject, register
 from subscribers.mirror import Accepted, Mirror, MirrorCounts
 from subscribers.mirror_set import build_mirrors, open_buckets, perp_key, spot_key, watch
 from subscribers.presence import Presence
@@ -69,7 +71,7 @@ class ClientStats:
 
 class DriftStreamClient(ApiRequests):
     """Drift funding, perp and spot market data for one network; an async context
-    manager, used once."""
+    manager, used once. `engine` is the token of its presence key once connected."""
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class DriftStreamClient(ApiRequests):
     ) -> None:
         self.network = network
         self.name = name
+        self.engine: str | None = None
         self.consumer_id = (
             consumer_id or f"{name}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
@@ -131,11 +134,20 @@ class DriftStreamClient(ApiRequests):
     async def connect(self, *, initial_timeout_s: float = 5.0) -> None:
         """Connect, register presence, and load the last values into the mirrors.
 
-        AuthenticationError if NATS refuses the credentials (not retried); an
-        unreachable NATS is retried until it answers."""
+        AuthenticationError if NATS refuses the credentials (not retried), its subclass
+        EngineIdentityError if the NATS user may not write this engine's presence key;
+        an unreachable NATS is retried until it answers. A failed connect closes what it
+        opened."""
         if self._opened:
             raise RuntimeError("a DriftStreamClient can be connected only once")
         self._opened = True
+        try:
+            await self._connect(initial_timeout_s)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self, initial_timeout_s: float) -> None:
         if self._nc is None:
             self._nc = await connect(
                 self._nats_url,
@@ -148,14 +160,18 @@ class DriftStreamClient(ApiRequests):
             )
             self._errors.connected()
         kvs, ttls = await open_buckets(self._nc.jetstream(), self._specs, self.network)
-        self._presence = Presence(
+        self.engine = engine_of(self._nc, self.name)
+        presence = Presence(
             kvs[CONSUMERS_BUCKET],
             self.network,
             self.consumer_id,
             self.name,
             ttl_s=ttls[CONSUMERS_BUCKET],
+            engine=self.engine,
         )
-        await self._presence.__aenter__()
+        refused = self._errors.refusal(presence_subject(presence))
+        await register(self._nc, presence, refused)
+        self._presence = presence
         self._funding, self._prices, self._markets, self._spot = build_mirrors(
             kvs, ttls, self._nc, self.network, self._counts
         )

@@ -10,6 +10,7 @@ logged once per subject by `ErrorLog`, then counted quietly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -129,12 +130,21 @@ class ErrorLog:
         self._who = who
         self._extra = extra or {}
         self._until_connected: set[str] = set()
+        self._refusals: dict[str, asyncio.Event] = {}
         self.counts: dict[str, int] = {}
+
+    def refusal(self, subject: str) -> asyncio.Event:
+        """An event set when NATS refuses a publish to `subject` (matched regardless of
+        case: nats-py lowercases the server's message)."""
+        return self._refusals.setdefault(f"publish to {subject.lower()}", asyncio.Event())
 
     async def __call__(self, exc: Exception) -> None:
         permission = _PERMISSION.search(str(exc))
         if permission is not None:
             key = f"{permission.group(1).lower()} to {permission.group(2)}"
+            refused = self._refusals.get(key.lower())
+            if refused is not None:
+                refused.set()
             if self._count(key) == 1:
                 self._log.error(
                     "%s: NATS refused to %s (permissions); not logged again",

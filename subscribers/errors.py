@@ -2,6 +2,8 @@
 
 DriftStreamError
  ├── AuthenticationError     NATS refused the credentials at connect (not retried)
+ │    └── EngineIdentityError   the connection's NATS user may not write this engine's
+ │                              presence keys (`subscribers.identity`)
  ├── ApiError                an error reply from the streamer's api (400, 404, 503)
  └── BucketUnavailableError  a bucket is missing and this connection may not create it
                              (also a RuntimeError, as it always was)
@@ -12,7 +14,13 @@ with `raise ... from exc`.
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "AuthenticationError", "BucketUnavailableError", "DriftStreamError"]
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BucketUnavailableError",
+    "DriftStreamError",
+    "EngineIdentityError",
+]
 
 
 class DriftStreamError(Exception):
@@ -27,6 +35,17 @@ class AuthenticationError(DriftStreamError):
         super().__init__(f"NATS at {url} refused the credentials: {reason}")
         self.url = url
         self.reason = reason
+
+
+class EngineIdentityError(AuthenticationError):
+    """The connection's NATS user may not write this engine's presence keys (NATS
+    refused the key, or the user's name cannot be a key token). Raised by `connect()`;
+    retrying cannot help: connect as the engine's own user. `url` has its secrets hidden."""
+
+    def __init__(self, url: str, message: str) -> None:
+        DriftStreamError.__init__(self, message)
+        self.url = url
+        self.reason = message
 
 
 class ApiError(DriftStreamError):

@@ -1,8 +1,9 @@
 """A consumer's presence: the key that tells the streamer an engine is alive.
 
-`Presence` puts `drift_consumers.<net>.<consumer_id>` (a `ConsumerPresence`), renews it
-every TTL/3 and deletes it on a clean exit; if the process dies, the bucket TTL removes
-it. Imports only schemas and nats (an engine never imports driftpy).
+`Presence` puts `drift_consumers.<net>.<engine>.<consumer_id>` (a `ConsumerPresence`),
+renews it every TTL/3 and deletes it on a clean exit; if the process dies, the bucket TTL
+removes it. `<engine>` is the engine's NATS user (`subscribers.identity`), the only user
+allowed to write the key. Imports only schemas and nats (an engine never imports driftpy).
 """
 
 from __future__ import annotations
@@ -27,13 +28,22 @@ log = logging.getLogger("drift_stream.presence")
 
 
 class Presence:
-    """An async context manager: present while inside, gone after (or after a crash)."""
+    """An async context manager: present while inside, gone after (or after a crash).
+    `engine` (the key's engine token) is `name` unless given."""
 
     def __init__(
-        self, kv: KeyValue, network: Network, consumer_id: str, name: str, *, ttl_s: float
+        self,
+        kv: KeyValue,
+        network: Network,
+        consumer_id: str,
+        name: str,
+        *,
+        ttl_s: float,
+        engine: str | None = None,
     ) -> None:
         self._kv = kv
-        self.key = consumer_key(network, consumer_id)
+        self.engine = name if engine is None else engine
+        self.key = consumer_key(network, self.engine, consumer_id)
         self._value = ConsumerPresence(
             consumer_id=consumer_id,
             name=name,

@@ -1,7 +1,9 @@
 """NATS users and permissions (streamer.auth) on a real nats-server with auth on.
 
-The streamer may publish data (spot markets too) and answer requests; an engine may only
-read and register its presence; `reconnect` needs the operator; anonymous connections fail.
+The streamer may publish data (spot markets too) and answer requests; an engine (the
+generic `engine` user, or one with a user of its own) may only read and register its
+presence; `reconnect` needs the operator; anonymous connections fail. That engines
+cannot touch each other's presence: tests/test_identity.py.
 """
 
 from __future__ import annotations
@@ -41,14 +43,16 @@ from schemas.subjects import Network
 from streamer.app import Streamer
 from streamer.auth import (
     ROLES,
-    Role,
     generate_credentials,
+    new_password,
+    password_variable,
     read_credentials,
     render_authorization,
     url_with_credentials,
     write_credentials,
     write_server_config,
 )
+from streamer.auth_config import bcrypt_hash
 from streamer.buckets import ensure_buckets
 from streamer.nats_server import NatsServer, find_nats_server
 from streamer.settings import Settings
@@ -60,26 +64,54 @@ from tests.drift_clients import wait_until
 from tests.factories import spot_market
 
 NET: Network = "local"
+ENGINES = ("engine-a", "engine-b")  # engines with users of their own
+READERS = ("engine", "engine-a")  # the generic engine user and a per-engine one
 
 
 @dataclass
 class SecureNats:
     server: NatsServer
-    urls: dict[Role, str]
+    urls: dict[str, str]  # by user: the roles and ENGINES
 
 
 @pytest_asyncio.fixture
 async def secure_nats(tmp_path: Path) -> AsyncIterator[SecureNats]:
-    """A nats-server with the three users of streamer.auth, as `drift-stream up` runs it."""
-    creds = generate_credentials()
+    """A nats-server with the three roles of streamer.auth and two engine users
+    (ENGINES), as `drift-stream up` runs it."""
+    creds = generate_credentials(ENGINES)
     write_server_config(tmp_path / "nats.conf", creds)
     async with NatsServer(
         store_dir=tmp_path / "js",
         config_file=tmp_path / "nats.conf",
         log_file=tmp_path / "nats.log",
     ) as server:
-        urls = {role: url_with_credentials(server.url, creds[role]) for role in ROLES}
+        urls = {user: url_with_credentials(server.url, c) for user, c in creds.items()}
         yield SecureNats(server, urls)
+
+
+@contextlib.asynccontextmanager
+async def secure_streamer(
+    secure: SecureNats, localnet: LocalnetServer, *, presence_ttl: float = 2
+) -> AsyncIterator[Streamer]:
+    """A streamer connected as the `streamer` user (it creates the buckets), idle."""
+    settings = Settings(
+        network=NET,
+        rpc_url=localnet.url,
+        nats_url=secure.urls["streamer"],
+        presence_ttl=presence_ttl,
+        lease_ttl=2,
+    )
+    app = Streamer(
+        settings, lambda: DriftSource(localnet.url), publish_interval_s=0.05, grace_s=0.3
+    )
+    task = asyncio.create_task(app.run())
+    try:
+        await asyncio.wait_for(app.ready.wait(), 10)
+        await wait_until(lambda: app.state is StreamerState.IDLE, timeout=10)
+        yield app
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @pytest_asyncio.fixture
@@ -87,25 +119,11 @@ async def secured_streamer(
     secure_nats: SecureNats, localnet: LocalnetServer
 ) -> AsyncIterator[Streamer]:
     """A streamer connected as the `streamer` user (it creates the buckets)."""
-    settings = Settings(
-        network=NET,
-        rpc_url=localnet.url,
-        nats_url=secure_nats.urls["streamer"],
-        presence_ttl=2,
-        lease_ttl=2,
-    )
-    app = Streamer(
-        settings, lambda: DriftSource(localnet.url), publish_interval_s=0.05, grace_s=0.3
-    )
-    task = asyncio.create_task(app.run())
-    await asyncio.wait_for(app.ready.wait(), 10)
-    await wait_until(lambda: app.state is StreamerState.IDLE, timeout=10)
-    yield app
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with secure_streamer(secure_nats, localnet) as app:
+        yield app
 
 
-class _Violations:
+class Violations:
     """Collects the server's async `Permissions Violation` errors of one connection."""
 
     def __init__(self) -> None:
@@ -126,29 +144,32 @@ class _Violations:
             await asyncio.wait_for(self.changed.wait(), 5)
 
 
-async def _connect(url: str, errors: _Violations | None = None) -> Client:
+async def connect_as(url: str, errors: Violations | None = None) -> Client:
     return await nats.connect(
-        url, allow_reconnect=False, error_cb=(errors or _Violations()).on_error, connect_timeout=2
+        url, allow_reconnect=False, error_cb=(errors or Violations()).on_error, connect_timeout=2
     )
 
 
 async def test_anonymous_and_wrong_password_are_refused(secure_nats: SecureNats) -> None:
     """No user, or a wrong password: the connection fails (it is never half-open)."""
     with pytest.raises((NatsError, OSError)):
-        await _connect(secure_nats.server.url)
+        await connect_as(secure_nats.server.url)
     wrong = secure_nats.urls["engine"].replace("engine:", "engine:x", 1)
     with pytest.raises((NatsError, OSError)):
-        await _connect(wrong)
+        await connect_as(wrong)
 
 
+@pytest.mark.parametrize("user", READERS)
 async def test_engine_reads_everything_it_needs(
-    secure_nats: SecureNats, secured_streamer: Streamer
+    secure_nats: SecureNats, secured_streamer: Streamer, user: str
 ) -> None:
-    """As the engine user, the library works end to end: presence (the DriftClient
-    starts), KV watches, api status/markets/funding, and the dashboard's history read."""
+    """As the generic engine user or an engine's own, the library works end to end:
+    presence (the DriftClient starts), KV watches, api status/markets/funding, and the
+    dashboard's history read."""
     async with DriftStreamClient(
-        NET, nats_url=secure_nats.urls["engine"], name="engine", presence_ttl_s=2
+        NET, nats_url=secure_nats.urls[user], name="engine", presence_ttl_s=2
     ) as client:
+        assert client.engine == user
         await wait_until(lambda: secured_streamer.state is StreamerState.RUNNING, timeout=15)
         updates = client.watch_funding(["SOL-PERP"])
         sol = await asyncio.wait_for(anext(updates), 15)
@@ -162,12 +183,14 @@ async def test_engine_reads_everything_it_needs(
         assert history, "the engine user can read the funding history stream"
 
 
+@pytest.mark.parametrize("user", READERS)
 async def test_engine_cannot_publish_write_or_reconnect(
-    secure_nats: SecureNats, secured_streamer: Streamer
+    secure_nats: SecureNats, secured_streamer: Streamer, user: str
 ) -> None:
-    """An engine's fake funding rate, KV write, stream deletion, api impersonation and
-    reconnect call are all refused by the server, and nothing changes."""
-    operator = await _connect(secure_nats.urls["operator"])
+    """An engine's (generic or its own user) fake funding rate, KV write, stream
+    deletion, api impersonation and reconnect call are all refused by the server, and
+    nothing changes."""
+    operator = await connect_as(secure_nats.urls["operator"])
     async with DriftStreamClient(
         NET, nats_url=secure_nats.urls["operator"], name="watcher", presence_ttl_s=2
     ):
@@ -176,8 +199,8 @@ async def test_engine_cannot_publish_write_or_reconnect(
         await wait_until(lambda: secured_streamer._publisher is not None)
         before = await _wait_entry(kv, f"{NET}.SOL-PERP")
 
-        errors = _Violations()
-        engine = await _connect(secure_nats.urls["engine"], errors)
+        errors = Violations()
+        engine = await connect_as(secure_nats.urls[user], errors)
         try:
             fake = before.model_copy(update={"last_funding_rate": 999_999_999}).model_dump_json()
             await engine.publish(funding_subject(NET, "SOL-PERP"), fake.encode())
@@ -216,9 +239,9 @@ async def test_engine_reads_spot_markets_but_cannot_write_them(
     """As the streamer user a spot market is written to drift_spot; as the engine user the
     library mirrors it (live), calls the spot endpoint (an answer, not a refusal), and
     cannot write drift_spot or publish on a spot subject."""
-    writer = await _connect(secure_nats.urls["streamer"])
-    errors = _Violations()
-    engine = await _connect(secure_nats.urls["engine"], errors)
+    writer = await connect_as(secure_nats.urls["streamer"])
+    errors = Violations()
+    engine = await connect_as(secure_nats.urls["engine"], errors)
     try:
         spot_kv = await writer.jetstream().key_value(SPOT_BUCKET)
         wbtc = spot_market("wBTC", 3, decimals=8, oracle_price=97_000_000_000, epoch=10**6)
@@ -276,6 +299,30 @@ async def _wait_entry(kv: object, key: str) -> FundingRate:
     raise AssertionError(f"no value at {key}")
 
 
+async def test_only_streamers_speak_on_the_leader_subject(secure_nats: SecureNats) -> None:
+    """`drift.<net>.leader` (the leader's heartbeat, heard by standby streamers): the
+    streamer user may publish and subscribe to it (a message goes round); an engine may
+    do neither (the server refuses both), and hears nothing."""
+    subject = f"drift.{NET}.leader"
+    standby = await connect_as(secure_nats.urls["streamer"])
+    leader = await connect_as(secure_nats.urls["streamer"])
+    errors = Violations()
+    engine = await connect_as(secure_nats.urls["engine"], errors)
+    try:
+        heard = await standby.subscribe(subject)
+        await standby.flush()  # subscribed before the engine's try
+        await engine.subscribe(subject)
+        await errors.wait_for(f'Subscription to "{subject}"')
+        await engine.publish(subject, b"fake leader")
+        await errors.wait_for(f'Publish to "{subject}"')
+        await leader.publish(subject, b"beat")
+        assert (await heard.next_msg(timeout=5)).data == b"beat"  # not the engine's
+    finally:
+        await engine.close()
+        await leader.close()
+        await standby.close()
+
+
 async def test_engine_cannot_create_buckets(secure_nats: SecureNats) -> None:
     """Before any streamer ran, an engine cannot create the buckets: a clear error."""
     client = DriftStreamClient(NET, nats_url=secure_nats.urls["engine"], name="early")
@@ -290,7 +337,7 @@ async def test_an_engine_connects_where_no_streamer_made_the_spot_bucket(
     """Buckets made by a streamer that predates spot markets (all but drift_spot), and an
     engine that may not create one: it connects and reads funding; spot reads are empty
     and watch_spot says why."""
-    operator = await _connect(secure_nats.urls["operator"])
+    operator = await connect_as(secure_nats.urls["operator"])
     try:
         specs = {name: spec for name, spec in bucket_specs().items() if name != SPOT_BUCKET}
         await ensure_buckets(operator.jetstream(), specs)
@@ -326,20 +373,26 @@ def test_credential_files_are_private(tmp_path: Path) -> None:
 
 
 def test_rendered_config_is_valid_for_nats_server(tmp_path: Path) -> None:
-    """nats-server's own config check (`-t`) accepts the rendered users, both with
-    literal passwords and with $ENV references (the compose deployment's form)."""
-    env_form = render_authorization({r: f"${r.upper()}_PASSWORD" for r in ROLES})
-    for name, text in (("literal.conf", None), ("env.conf", env_form)):
+    """nats-server's own config check (`-t`) accepts the rendered users, roles and
+    engines (names that unquoted would not be strings too), with literal passwords,
+    with $ENV references (the compose deployment's form) and with bcrypt hashes
+    (`drift-stream users add`)."""
+    users = [*ROLES, "dashboard", "funding-engine"]
+    env_form = render_authorization({u: f"${password_variable(u)}" for u in users})
+    hashed = render_authorization(
+        {**{r: f"${password_variable(r)}" for r in ROLES}, "risk": bcrypt_hash(new_password())}
+    )
+    for name, text in (("literal.conf", None), ("env.conf", env_form), ("hash.conf", hashed)):
         path = tmp_path / name
         if text is None:
-            write_server_config(path, generate_credentials())
+            write_server_config(path, generate_credentials(["dashboard", "on", "123"]))
         else:
             path.write_text(text)
         result = subprocess.run(
             [str(find_nats_server()), "-c", str(path), "-t"],
             capture_output=True,
             text=True,
-            env={f"{r.upper()}_PASSWORD": "p" for r in ROLES},
+            env={password_variable(u): "p" for u in users},
             timeout=30,
             check=False,
         )
@@ -404,7 +457,7 @@ async def test_secrets_never_appear_in_logs_status_or_errors(
 async def _exercise(secure: SecureNats, localnet: LocalnetServer) -> list[str]:
     """Drive a streamer through its states; everything it said over NATS, as text."""
     seen: list[str] = []
-    operator = await _connect(secure.urls["operator"])
+    operator = await connect_as(secure.urls["operator"])
     try:
         sub = await operator.subscribe("drift.local.status")
         async with asyncio.timeout(30):  # the streamer made the buckets: it heartbeats

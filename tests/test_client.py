@@ -249,5 +249,6 @@ def test_public_api_is_pinned() -> None:
         "DriftAdapter",
         "DriftStreamClient",
         "DriftStreamError",
+        "EngineIdentityError",
         "Presence",
     ]

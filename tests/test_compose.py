@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from streamer.auth import ROLES, render_authorization
+from streamer.auth import ROLES, password_variable, permissions, render_authorization
+from streamer.auth_config import configured_users
 from streamer.cli import _parser
 from streamer.commands.up import NATS_SERVER_SETTINGS
 from streamer.nats_server import find_nats_server
@@ -66,20 +67,37 @@ def test_three_nats_nodes_form_one_cluster() -> None:
     assert {n["image"] for n in nodes.values()} == {f"nats:{minor.group(1)}-alpine"}
 
 
-def test_nats_users_are_streamer_auth_and_the_config_is_valid() -> None:
-    """deploy/nats/auth.conf is render_authorization with $ENV passwords, every node
-    gets those variables, the durability setting is the code's, and `nats-server -t`
-    accepts the config."""
+# The engines of compose.yaml: service -> its NATS user (each its own, docs/OPERATIONS.md).
+ENGINE_SERVICES = {"dashboard": "dashboard", "funding-engine": "funding-engine"}
+
+
+def _configured() -> tuple[str, dict[str, str]]:
+    """deploy/nats/auth.conf without its comment lines, and its users' passwords."""
     text = (NATS_DIR / "auth.conf").read_text()
     body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
-    passwords = {role: f"${role.upper()}_PASSWORD" for role in ROLES}
-    assert body == render_authorization(passwords)
+    return body, configured_users(body)
+
+
+def test_nats_users_are_streamer_auth_and_the_config_is_valid() -> None:
+    """deploy/nats/auth.conf is render_authorization of its users: the roles and
+    compose's engines with $ENV passwords (and any engine `users add` added, with a
+    bcrypt hash); every node gets every variable it references, the durability setting
+    is the code's, and `nats-server -t` accepts the config."""
+    body, users = _configured()
+    expected = [*ROLES, *ENGINE_SERVICES.values()]
+    assert list(users)[: len(expected)] == expected
+    for user in expected:
+        assert users[user] == f"${password_variable(user)}"
+    for user in list(users)[len(expected) :]:  # added by `drift-stream users add`
+        assert users[user].startswith("$2a$"), user
+    assert body == render_authorization(users)
+    variables = {users[user][1:] for user in expected}
     for node in _services("nats-").values():
-        assert {f"{role.upper()}_PASSWORD" for role in ROLES} <= set(node["environment"])
+        assert variables <= set(node["environment"])
     sync = re.search(r"sync_interval: \"(\w+)\"", NATS_SERVER_SETTINGS)
     assert sync is not None
     assert f'sync_interval: "{sync.group(1)}"' in (NATS_DIR / "nats.conf").read_text()
-    env = {"NODE_NAME": "nats-1", **{f"{r.upper()}_PASSWORD": "pw" for r in ROLES}}
+    env = {"NODE_NAME": "nats-1", **dict.fromkeys(variables, "pw")}
     result = subprocess.run(
         [str(find_nats_server()), "-c", str(NATS_DIR / "nats.conf"), "-t"],
         capture_output=True,
@@ -123,9 +141,10 @@ def test_a_leader_and_a_standby_per_network(network: str) -> None:
     assert len(ids) == 2
 
 
-def test_dashboard_and_engine_read_as_the_engine_user() -> None:
-    """The dashboard and the example engine parse with their real parsers, run as the
-    read-only `engine` user, and the dashboard is published on loopback only."""
+def test_dashboard_and_engine_each_run_as_their_own_engine_user() -> None:
+    """The dashboard and the example engine parse with their real parsers, each runs as
+    an engine user of its own (its password variable; the user in auth.conf may write
+    only its own presence keys), and the dashboard is published on loopback only."""
     services = _compose()["services"]
     dashboard = services["dashboard"]
     assert _parser().parse_args(dashboard["command"]).command == "dashboard"
@@ -133,9 +152,18 @@ def test_dashboard_and_engine_read_as_the_engine_user() -> None:
     engine = services["funding-engine"]
     assert engine["entrypoint"][-1] == "subscribers.examples.funding_engine"
     assert funding_engine.parser().parse_args(engine["command"]).every == 60
-    for service in (dashboard, engine):
-        url = _substitute(service["environment"]["NATS_URL"])
-        assert all(u.startswith("nats://engine:") for u in url.split(","))
+    _, users = _configured()
+    for name, user in ENGINE_SERVICES.items():
+        raw = services[name]["environment"]["NATS_URL"]
+        assert raw.count(f"${{{password_variable(user)}}}") == 3, raw
+        urls = _substitute(raw).split(",")
+        assert [u.split("@")[1] for u in urls] == [f"nats-{i}:4222" for i in (1, 2, 3)]
+        assert all(u.startswith(f"nats://{user}:") for u in urls)
+        assert user in users
+        publish = permissions(user)["publish"]
+        assert isinstance(publish, dict)
+        assert f"$KV.drift_consumers.*.{user}.*" in publish["allow"]
+        assert "$KV.drift_consumers.>" not in publish["allow"]
 
 
 def test_dockerfile_installs_every_package() -> None:

@@ -72,6 +72,7 @@ from schemas import (
     spot_key,
     validate_consumer_id,
     validate_endpoint,
+    validate_engine,
     validate_network,
     validate_spot_symbol,
     validate_symbol,
@@ -1182,6 +1183,12 @@ KEYS = (
     st.text(max_size=50)
     | st.from_regex(r"(mainnet|devnet|local|Local|x)?\.?[A-Za-z0-9_.*> -]{0,40}", fullmatch=True)
     | st.builds(lambda n, c: f"{n}.{c}", st.sampled_from(["mainnet", "local"]), CONSUMER_IDS)
+    | st.builds(
+        lambda n, e, c: f"{n}.{e}.{c}",
+        st.sampled_from(["mainnet", "local"]),
+        CONSUMER_IDS,
+        CONSUMER_IDS,
+    )
 )
 NOT_TEXT = st.integers() | st.none() | st.binary(max_size=8) | st.lists(st.integers(), max_size=2)
 
@@ -1192,16 +1199,23 @@ def test_key_and_name_parsers_raise_only_schema_error(key: str, other: object) -
     """KV keys and names (what presence and market keys are read with): a valid value
     that round-trips, or SchemaError, also for what is not a str; MarketList.get of
     anything: the market asked for, or None."""
-    for parse in (parse_market_key, parse_consumer_key):
-        try:
-            net, name = parse(key)
-        except SchemaError:
-            continue
+    try:
+        net, name = parse_market_key(key)
+    except SchemaError:
+        pass
+    else:
         assert key.upper() == f"{net}.{name}".upper()
+    try:
+        presence = parse_consumer_key(key)
+    except SchemaError:
+        pass
+    else:  # both forms, the case kept
+        assert key == ".".join(token for token in presence if token is not None)
     for validate in (
         validate_symbol,
         validate_spot_symbol,
         validate_consumer_id,
+        validate_engine,
         validate_network,
         validate_endpoint,
     ):

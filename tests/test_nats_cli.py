@@ -46,6 +46,7 @@ from schemas import (
     api_subject,
     decode,
     fence_key,
+    parse_consumer_key,
 )
 from schemas.buckets import FUNDING_BUCKET, HISTORY_STREAM, history_stream
 from streamer.auth import (
@@ -56,6 +57,7 @@ from streamer.auth import (
     url_with_credentials,
     write_nats_contexts,
 )
+from streamer.commands.up import UP_ENGINES
 from tests.natscli_run import Result, Sandbox, natscli, pinned_version, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,6 +299,12 @@ def check_kv_get(up: Up, line: Line) -> None:
     assert (funding.network, funding.symbol) == (NET, "SOL-PERP")
 
 
+def check_kv_consumers(up: Up, line: Line) -> None:
+    result = _ok(up.run(line))
+    keys = [parse_consumer_key(key) for key in result.stdout.split()]
+    assert {(key.network, key.engine) for key in keys} == {(NET, "dashboard")}, result
+
+
 def _watched(line: str) -> tuple[str, str]:
     """`[<time>] PUT drift_funding > <key>: <value>`: the key and the value."""
     found = re.fullmatch(r"\[[\d: -]+\] PUT drift_funding > (\S+): (\{.*\})", line)
@@ -391,6 +399,7 @@ CHECKS: dict[str, Callable[[Up, Line], None]] = {
     "nats kv ls": check_kv_ls,
     "nats kv ls drift_funding": check_kv_keys,
     "nats kv get drift_funding local.SOL-PERP --raw": check_kv_get,
+    "nats kv ls drift_consumers": check_kv_consumers,
     "nats kv watch drift_funding 'local.>'": check_kv_watch,
     "nats sub 'drift.local.funding.>' --count 3 --raw": check_sub,
     "nats stream ls": check_stream_ls,
@@ -414,6 +423,11 @@ REFUSALS: dict[str, tuple[int, str]] = {
     ),
     "nats stream rm DRIFT_FUNDING_HISTORY -f": (1, "$JS.API.STREAM.DELETE.DRIFT_FUNDING_HISTORY"),
     "nats pub drift.local.funding.SOL-PERP '{}'": (1, "drift.local.funding.SOL-PERP"),
+    # another engine's presence (the dashboard's own user writes local.dashboard.*)
+    "nats kv put drift_consumers local.dashboard.x '{}'": (
+        1,
+        "$KV.drift_consumers.local.dashboard.x",
+    ),
     # natscli 0.5.0 exits 0 when a request gets no reply before its timeout
     "nats req drift.local.api.reconnect ''": (0, "drift.local.api.reconnect"),
 }
@@ -526,11 +540,15 @@ async def _drain(sub: Subscription) -> list[Msg]:
 
 
 def test_up_writes_a_context_per_role_and_says_how_to_use_it(up: Up) -> None:
-    """`up` wrote `<role>.context.json` for every role in its 0700 auth folder, mode
-    0600: the server's URL without credentials, the role's user, the password of its
-    `.env` file; it printed a `nats --context` command, which works as printed."""
+    """`up` wrote `<user>.context.json` for every role and its own engine users (the
+    dashboard's) in its 0700 auth folder, mode 0600: the server's URL without
+    credentials, the user, the password of its `.env` file; it printed a
+    `nats --context` command, which works as printed."""
     assert stat.S_IMODE(up.auth.stat().st_mode) == 0o700
-    for role in ROLES:
+    assert sorted(path.name for path in up.auth.glob("*.env")) == sorted(
+        f"{user}.env" for user in (*ROLES, *UP_ENGINES)
+    )
+    for role in (*ROLES, *UP_ENGINES):
         path = up.auth / f"{role}.context.json"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
         context = json.loads(path.read_text())

@@ -37,6 +37,7 @@ from schemas import (
     SERVICE_NAME,
     SPOT_BUCKET,
     BucketSpec,
+    ConsumerKey,
     ConsumerPresence,
     Endpoint,
     ErrorCode,
@@ -57,8 +58,10 @@ from schemas import (
     api_wildcard,
     bucket_specs,
     consumer_key,
+    consumer_wildcard,
     decode,
     encode,
+    engine_consumer_wildcard,
     funding_subject,
     funding_wildcard,
     key_wildcard,
@@ -78,6 +81,7 @@ from schemas import (
     status_subject,
     validate_consumer_id,
     validate_endpoint,
+    validate_engine,
     validate_network,
     validate_spot_symbol,
     validate_symbol,
@@ -110,6 +114,7 @@ def test_public_api_is_pinned() -> None:
         "SERVICE_NAME",
         "SPOT_BUCKET",
         "BucketSpec",
+        "ConsumerKey",
         "ConsumerPresence",
         "Endpoint",
         "Envelope",
@@ -136,8 +141,10 @@ def test_public_api_is_pinned() -> None:
         "api_wildcard",
         "bucket_specs",
         "consumer_key",
+        "consumer_wildcard",
         "decode",
         "encode",
+        "engine_consumer_wildcard",
         "fence_key",
         "funding_subject",
         "funding_wildcard",
@@ -166,6 +173,7 @@ def test_public_api_is_pinned() -> None:
         "utilization_pct",
         "validate_consumer_id",
         "validate_endpoint",
+        "validate_engine",
         "validate_network",
         "validate_spot_symbol",
         "validate_symbol",
@@ -220,12 +228,14 @@ def test_subjects_are_the_designs(net: Network) -> None:
 
 @pytest.mark.parametrize("net", NETWORKS)
 def test_kv_keys_are_the_designs(net: Network) -> None:
-    """KV key functions produce `<net>.<SYMBOL>`, `<net>` and `<net>.<consumer_id>`."""
+    """KV key functions produce `<net>.<SYMBOL>`, `<net>` and `<net>.<engine>.<consumer_id>`."""
     assert market_key(net, "SOL-PERP") == f"{net}.SOL-PERP"
     assert markets_key(net) == net
     assert spot_key(net, "wBTC") == f"{net}.wBTC"
     assert leader_key(net) == net
-    assert consumer_key(net, "engine-1_a") == f"{net}.engine-1_a"
+    assert consumer_key(net, "funding-engine", "engine-1_a") == f"{net}.funding-engine.engine-1_a"
+    assert consumer_wildcard(net) == f"{net}.>"
+    assert engine_consumer_wildcard("funding-engine") == "*.funding-engine.*"
     assert key_wildcard(net) == f"{net}.*"
     assert kv_subject("drift_funding", market_key(net, "SOL-PERP")) == (
         f"$KV.drift_funding.{net}.SOL-PERP"
@@ -330,7 +340,18 @@ def test_good_consumer_ids_are_kept(consumer_id: str) -> None:
 def test_bad_consumer_ids_are_rejected(consumer_id: str) -> None:
     """Consumer ids that would break a KV key raise SchemaError."""
     with pytest.raises(SchemaError, match="invalid consumer id"):
-        consumer_key("mainnet", consumer_id)
+        consumer_key("mainnet", "engine", consumer_id)
+
+
+@pytest.mark.parametrize("engine", ["", "a.b", "a*", "a>", "a b", "é", "x" * 65, 7])
+def test_bad_engines_are_rejected(engine: str) -> None:
+    """An engine that is not one KV key token (it is also a NATS permission's token)
+    raises SchemaError in keys and wildcards; a good one keeps its case."""
+    with pytest.raises(SchemaError, match=r"invalid engine|must be a str"):
+        consumer_key("mainnet", engine, "id-1")
+    with pytest.raises(SchemaError, match=r"invalid engine|must be a str"):
+        engine_consumer_wildcard(engine)
+    assert validate_engine("Funding_engine-2") == "Funding_engine-2"
 
 
 @pytest.mark.parametrize("net", ["testnet", "MAINNET", "", "mainnet.x", "*"])
@@ -352,18 +373,27 @@ def test_unknown_endpoint_is_rejected() -> None:
 
 
 def test_parse_keys_round_trip() -> None:
-    """parse_market_key/parse_consumer_key invert market_key/consumer_key."""
+    """parse_market_key/parse_consumer_key invert market_key/consumer_key; the old
+    two-token presence key parses with no engine."""
     assert parse_market_key(market_key("devnet", "sol-perp")) == ("devnet", "SOL-PERP")
-    assert parse_consumer_key(consumer_key("local", "eng-1")) == ("local", "eng-1")
+    parsed = parse_consumer_key(consumer_key("local", "dashboard", "eng-1"))
+    assert parsed == ConsumerKey("local", "dashboard", "eng-1")
+    assert (parsed.network, parsed.engine, parsed.consumer_id) == ("local", "dashboard", "eng-1")
+    assert parse_consumer_key("mainnet.eng-1") == ConsumerKey("mainnet", None, "eng-1")
 
 
-@pytest.mark.parametrize("key", ["mainnet", "mainnet.SOL.PERP", "testnet.SOL-PERP", ".", "x."])
+@pytest.mark.parametrize("key", ["mainnet", "testnet.SOL-PERP", ".", "x.", "local.a.b.c"])
 def test_parse_bad_keys_raise_schema_error(key: str) -> None:
     """Malformed KV keys raise SchemaError, never IndexError or KeyError."""
     with pytest.raises(SchemaError):
         parse_market_key(key)
     with pytest.raises(SchemaError):
         parse_consumer_key(key)
+    with pytest.raises(SchemaError, match="invalid KV key"):
+        parse_market_key("mainnet.SOL.PERP")  # one token too many for a market
+    for bad in ("local..id", "local.a b.id", "local.eng.", "local.*.id"):
+        with pytest.raises(SchemaError):
+            parse_consumer_key(bad)
 
 
 # --------------------------------------------------------------------------- buckets

@@ -74,7 +74,8 @@ class StreamerStatus(WireModel):
 
 
 class ConsumerPresence(SchemaModel):
-    """A consumer's heartbeat value under `drift_consumers.<net>.<consumer_id>`.
+    """A consumer's heartbeat value under `drift_consumers.<net>.<engine>.<consumer_id>`
+    (engines of the previous release: `<net>.<consumer_id>`).
 
     Only `consumer_id` and `name` are required (the design's minimum); the streamer counts
     keys without parsing values, so a value it cannot parse still counts.

