@@ -1,20 +1,300 @@
-"""The chaos history loader: typed records from JSON lines files; bad lines are
-reported (file and line), unknown kinds ignored."""
+"""The chaos history checker: a clean history passes with the figures computed by hand;
+each check fails on a history that breaks only its invariant; the loader reports bad
+lines instead of raising."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tests.chaos import history
-from tests.chaos.history import Malformed, load
+import pytest
 
-PRICES, SOL = "drift_prices", "local.SOL-PERP"
+from tests.chaos import checker, history
+from tests.chaos.checker import CheckConfig, Verdict, check, format
+from tests.chaos.checks.core import History
+from tests.chaos.checks.drift_client import holdings
+from tests.chaos.history import (
+    DriftClient,
+    Fresh,
+    Kv,
+    Malformed,
+    Record,
+    load,
+    parse,
+)
+
+PRICES, FUNDING, MARKETS = "drift_prices", "drift_funding", "drift_markets"
+SOL, BTC = "local.SOL-PERP", "local.BTC-PERP"
+TTL = {PRICES: 10.0, FUNDING: 30.0, MARKETS: 60.0, "drift_spot": 30.0}
+CONFIG = CheckConfig(ttl=TTL, overlap_bound=20.0, convergence_bound=5.0)
+SLACK = CONFIG.slack
+_lines = itertools.count(1)
+
+
+def rec(ev: str, t: float, src: str, **fields: Any) -> Record:
+    """One record as the loader would read it from a line of `h.jsonl`."""
+    record = parse({"ev": ev, "t": t, "src": src, **fields}, "h.jsonl", next(_lines))
+    assert record is not None
+    assert not isinstance(record, Malformed), record.error
+    return record
 
 
 def value(bucket: str, key: str, seq: int | None, epoch: int | None, **more: Any) -> Any:
     return {"bucket": bucket, "key": key, "seq": seq, "epoch": epoch, **more}
+
+
+def clean() -> list[Record]:
+    """Two leaders: s1 (epoch 1) is partitioned at 1005, s2 (epoch 2) elected at 1020;
+    s1 stops its DriftClient at the heal (1025). Two engines take every value, a fresh
+    client and a raw get read epoch 2, BTC expires before the snapshot at 1030.25."""
+    return [
+        rec("elected", 1000.0, "s1", epoch=1),
+        rec("drift_client", 1000.0, "s1", state="start"),
+        rec("ack", 1001.0, "s1", **value(PRICES, SOL, 1, 1)),
+        rec("take", 1001.25, "e1", **value(PRICES, SOL, 1, 1, written=1001.0, slot=10)),
+        rec("take", 1001.5, "e2", **value(PRICES, SOL, 1, 1, written=1001.0, slot=10)),
+        rec("ack", 1002.0, "s1", **value(PRICES, BTC, 2, 1)),
+        rec("take", 1002.25, "e1", **value(PRICES, BTC, 2, 1, written=1002.0)),
+        rec("take", 1002.5, "e2", **value(PRICES, BTC, 2, 1, written=1002.0)),
+        rec("serve", 1002.5, "e1", **value(PRICES, SOL, 1, 1, written=1001.0)),
+        rec("ack", 1003.0, "s1", **value(FUNDING, SOL, 1, 1)),
+        rec("take", 1003.25, "e1", **value(FUNDING, SOL, 1, 1, written=1003.0)),
+        rec("take", 1003.5, "e2", **value(FUNDING, SOL, 1, 1, written=1003.0)),
+        rec("fault", 1005.0, "harness", what="partition s1", phase="apply"),
+        rec("serve", 1012.5, "e1", **value(PRICES, SOL, None, None, written=None)),
+        rec("elected", 1020.0, "s2", epoch=2),
+        rec("drift_client", 1020.0, "s2", state="start"),
+        rec("ack", 1021.0, "s2", **value(PRICES, SOL, 3, 2)),
+        rec("take", 1021.5, "e1", **value(PRICES, SOL, 3, 2, written=1021.0)),
+        rec("take", 1022.0, "e2", **value(PRICES, SOL, 3, 2, written=1021.0)),
+        rec("ack", 1022.0, "s2", **value(FUNDING, SOL, 2, 2)),
+        rec("take", 1022.5, "e1", **value(FUNDING, SOL, 2, 2, written=1022.0)),
+        rec("take", 1023.0, "e2", **value(FUNDING, SOL, 2, 2, written=1022.0)),
+        rec("fault", 1025.0, "harness", what="partition s1", phase="heal"),
+        rec("drift_client", 1025.0, "s1", state="stop"),
+        rec("deposed", 1025.5, "s1"),
+        rec("fresh", 1026.0, "f1", **value(PRICES, SOL, 3, 2, written=1021.0)),
+        rec("get", 1026.5, "host1", **value(FUNDING, SOL, 2, 2, written=1022.0)),
+        rec("ack", 1030.0, "s2", **value(PRICES, SOL, 4, 2)),
+        rec("kv", 1030.25, "harness", **value(PRICES, SOL, 4, 2)),
+        rec("kv", 1030.25, "harness", **value(PRICES, BTC, None, None)),
+        rec("kv", 1030.25, "harness", **value(FUNDING, SOL, 2, 2)),
+        rec("take", 1030.5, "e1", **value(PRICES, SOL, 4, 2, written=1030.0)),
+        rec("take", 1031.0, "e2", **value(PRICES, SOL, 4, 2, written=1030.0)),
+        rec("mark", 1031.5, "harness", name="end"),
+    ]
+
+
+def test_clean_history_passes_with_figures_by_hand() -> None:
+    """Every check passes, and each figure is the number worked out in `clean`."""
+    verdict = check(clean(), CONFIG)
+    assert verdict.ok, format(verdict)
+    assert verdict.figures == {
+        "takes": 12,
+        "serves": 2,
+        "fresh": 1,
+        "gets": 1,
+        "acks": 6,
+        "first_take_by_epoch": {1: 1001.25, 2: 1021.5},
+        # partitioned at 1005, epoch 2 first taken at 1021.5
+        "takeovers": [{"after": "fault partition s1", "t": 1005.0, "epoch": 2, "seconds": 16.5}],
+        "convergence": 0.75,  # e2 took seq 4 at 1031.0, the snapshot is at 1030.25
+        "overlaps": 1,
+        "longest_overlap": 5.0,  # s2 started at 1020, s1 stopped at 1025
+        "acked_writes_checked": 6,
+        "values_lost": 0,
+        "skipped": [],
+    }
+    assert format(verdict).startswith("OK")
+
+
+def with_(records: list[Record], *more: Record) -> list[Record]:
+    return [*records, *more]
+
+
+def without(records: list[Record], drop: Callable[[Record], bool]) -> list[Record]:
+    kept = [r for r in records if not drop(r)]
+    assert len(kept) < len(records)
+    return kept
+
+
+def _is(ev: str, t: float, src: str) -> Callable[[Record], bool]:
+    return lambda r: r.ev == ev and r.t == t and r.src == src
+
+
+def _kv(bucket: str, seq: int | None = None) -> Callable[[Record], bool]:
+    return lambda r: isinstance(r, Kv) and r.bucket == bucket and seq in (None, r.seq)
+
+
+ONE_CHECK_BROKEN: dict[str, tuple[str, Callable[[], list[Record]], int]] = {
+    # name: (check expected to fail, the history, how many of its records show it)
+    "engine back to epoch 1": (
+        "engine_epochs",
+        lambda: with_(clean(), rec("take", 1024.0, "e1", **value(PRICES, SOL, 1, 1))),
+        2,
+    ),
+    "serve 11 s old in a 10 s bucket": (
+        "stale_serve",
+        lambda: with_(
+            clean(), rec("serve", 1032.0, "e1", **value(PRICES, SOL, 3, 2, written=1021.0))
+        ),
+        2,
+    ),
+    "get at a higher seq with a lower epoch": (
+        "no_interleaving",
+        lambda: with_(clean(), rec("get", 1031.25, "host1", **value(PRICES, BTC, 5, 1))),
+        2,
+    ),
+    "two epochs under one seq": (
+        "no_interleaving",
+        lambda: with_(clean(), rec("get", 1027.0, "host1", **value(PRICES, BTC, 2, 2))),
+        2,
+    ),
+    "fresh read of epoch 1 after an ack of epoch 2": (
+        "fresh_reads",
+        lambda: with_(clean(), rec("fresh", 1022.0, "f2", **value(PRICES, SOL, 1, 1))),
+        2,
+    ),
+    "an engine never catches up": (
+        "convergence",
+        lambda: without(clean(), _is("take", 1031.0, "e2")),
+        2,
+    ),
+    "an engine catches up too late": (
+        "convergence",
+        lambda: with_(
+            without(clean(), _is("take", 1031.0, "e2")),
+            rec("take", 1036.0, "e2", **value(PRICES, SOL, 4, 2)),
+        ),
+        2,
+    ),
+    "two DriftClients for 30 s with a 20 s bound": (
+        "one_drift_client",
+        lambda: with_(
+            clean(),
+            rec("drift_client", 1025.0, "s3", state="start"),
+            rec("drift_client", 1055.0, "s3", state="stop"),
+        ),
+        3,
+    ),
+    "two acks with one seq": (
+        "acked_not_lost",
+        lambda: with_(clean(), rec("ack", 1002.1, "s1", **value(PRICES, "local.ETH-PERP", 2, 1))),
+        2,
+    ),
+    "an acked key missing from the snapshot while alive": (
+        "acked_not_lost",
+        lambda: without(clean(), _kv(FUNDING)),
+        2,  # the ack, and the snapshot (another of its keys)
+    ),
+    "the snapshot behind an acked seq": (
+        "acked_not_lost",
+        lambda: with_(
+            without(clean(), _kv(PRICES, 4)),
+            rec("kv", 1030.25, "harness", **value(PRICES, SOL, 3, 2)),
+        ),
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ONE_CHECK_BROKEN))
+def test_each_check_fails_alone_with_the_records_in_its_excerpt(case: str) -> None:
+    """The history breaks one invariant: exactly that check fails, once, and its excerpt
+    holds the records added or kept to break it (those not in the clean history, or
+    named by the check)."""
+    name, history, shown = ONE_CHECK_BROKEN[case]
+    records = history()
+    verdict = check(records, CONFIG)
+    assert verdict.failed() == {name}, format(verdict)
+    assert len(verdict.violations) == 1, format(verdict)
+    (violation,) = verdict.violations
+    baseline = {r.text().split("  (")[0] for r in clean()}
+    added = [r for r in records if r.text().split("  (")[0] not in baseline]
+    assert all(r in violation.excerpt for r in added), format(verdict)
+    evidence = [r for r in violation.excerpt if r.ev not in ("fault", "mark", "elected", "deposed")]
+    assert len(evidence) == shown, format(verdict)
+    assert [r.t for r in violation.excerpt] == sorted(r.t for r in violation.excerpt)
+    assert violation.message in format(verdict)
+
+
+def test_skipped_checks_do_not_run() -> None:
+    """A skipped check's violation is not reported, and the figures say it was skipped."""
+    _, history, _ = ONE_CHECK_BROKEN["engine back to epoch 1"]
+    verdict = check(history(), replace(CONFIG, skip=frozenset({"engine_epochs"})))
+    assert verdict.ok
+    assert verdict.figures["skipped"] == ["engine_epochs"]
+    with pytest.raises(ValueError, match="no such checks"):
+        check(history(), replace(CONFIG, skip=frozenset({"engine_epoch"})))
+
+
+def test_no_snapshot_skips_convergence_and_says_so() -> None:
+    """Without a `kv` snapshot the snapshot checks cannot run; the figures say so."""
+    verdict = check([r for r in clean() if r.ev != "kv"], CONFIG)
+    assert verdict.ok, format(verdict)
+    assert verdict.figures["convergence"] == "skipped: no kv snapshot"
+    assert verdict.figures["acks_against_snapshot"] == "skipped: no kv snapshot"
+
+
+def test_the_fresh_read_slack_allows_a_read_just_after_a_write() -> None:
+    """A fresh read 0.2 s after the new leader's ack may still see the old value; 0.3 s
+    after it may not (slack 0.25 s)."""
+    early = check(with_(clean(), rec("get", 1021.2, "h", **value(PRICES, SOL, 1, 1))), CONFIG)
+    late = check(with_(clean(), rec("get", 1021.3, "h", **value(PRICES, SOL, 1, 1))), CONFIG)
+    assert early.ok, format(early)
+    assert late.failed() == {"fresh_reads"}
+
+
+def test_a_killed_streamer_ends_its_drift_client_a_paused_one_does_not() -> None:
+    """SIGKILL ends a DriftClient, SIGSTOP does not: b overlaps a from 10 to 12 only."""
+    records = [
+        rec("drift_client", 0.0, "a", state="start"),
+        rec("paused", 5.0, "a"),
+        rec("drift_client", 10.0, "b", state="start"),
+        rec("killed", 12.0, "b"),
+        rec("resumed", 30.0, "a"),
+        rec("mark", 40.0, "harness", name="end"),
+    ]
+    assert [(h.src, h.stop.ev if h.stop else None) for h in holdings(History(records))] == [
+        ("b", "killed"),
+        ("a", None),
+    ]
+    verdict = check(records, CONFIG)
+    assert verdict.ok
+    assert (verdict.figures["overlaps"], verdict.figures["longest_overlap"]) == (1, 2.0)
+
+
+def test_the_public_api() -> None:
+    """The names other modules may use: pinned, so a change is deliberate."""
+    assert checker.__all__ == ["CHECKS", "CheckConfig", "Verdict", "Violation", "check", "format"]
+    assert history.__all__ == [
+        "Ack",
+        "Deposed",
+        "DriftClient",
+        "Elected",
+        "Fault",
+        "Fresh",
+        "Get",
+        "Killed",
+        "Kv",
+        "Malformed",
+        "Mark",
+        "Paused",
+        "Record",
+        "Resumed",
+        "Serve",
+        "Take",
+        "load",
+        "parse",
+    ]
+    assert all(hasattr(module, name) for module in (checker, history) for name in module.__all__)
+
+
+# --- the loader -----------------------------------------------------------------------
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -64,28 +344,24 @@ def test_load_reports_bad_lines_ignores_unknown_kinds_and_sorts(tmp_path: Path) 
         ("take", 5.0, "a.jsonl", 1),
     ]
     assert [r.t for r in records] == sorted(r.t for r in records)
+    verdict = check(records, CONFIG)
+    assert not verdict.ok
+    assert not verdict.violations
+    report = format(verdict)
+    assert f"{a}:2:" in report
+    assert f"{a}:8:" in report
 
 
-def test_the_public_api() -> None:
-    """The names other modules may use: pinned, so a change is deliberate."""
-    assert history.__all__ == [
-        "Ack",
-        "Deposed",
-        "DriftClient",
-        "Elected",
-        "Fault",
-        "Fresh",
-        "Get",
-        "Killed",
-        "Kv",
-        "Malformed",
-        "Mark",
-        "Paused",
-        "Record",
-        "Resumed",
-        "Serve",
-        "Take",
-        "load",
-        "parse",
-    ]
-    assert all(hasattr(history, name) for name in history.__all__)
+def test_load_reads_what_clean_writes(tmp_path: Path) -> None:
+    """A history written out and loaded back is judged the same, and excerpts name the
+    file and line of each record."""
+    records = ONE_CHECK_BROKEN["engine back to epoch 1"][1]()
+    path = _write(
+        tmp_path / "h.jsonl", [r.model_dump_json(exclude={"file", "line"}) for r in records]
+    )
+    loaded = load([path])
+    verdict: Verdict = check(loaded, CONFIG)
+    assert verdict.failed() == {"engine_epochs"}
+    assert f"({path}:" in format(verdict)
+    assert isinstance(loaded[1], DriftClient)
+    assert isinstance(next(r for r in loaded if r.ev == "fresh"), Fresh)
