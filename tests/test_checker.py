@@ -1,28 +1,33 @@
 """The chaos history checker: a clean history passes with the figures computed by hand;
-each check fails on a history that breaks only its invariant; the loader reports bad
-lines instead of raising."""
+each check fails on a history that breaks only its invariant; random valid histories
+pass and a random mutation of a kind is caught by the check for that kind; the loader
+reports bad lines instead of raising."""
 
 from __future__ import annotations
 
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.chaos import checker, history
-from tests.chaos.checker import CheckConfig, Verdict, check, format
+from tests.chaos.checker import CHECKS, CheckConfig, Verdict, check, format
 from tests.chaos.checks.core import History
 from tests.chaos.checks.drift_client import holdings
 from tests.chaos.history import (
+    Ack,
     DriftClient,
     Fresh,
     Kv,
     Malformed,
     Record,
+    Take,
     load,
     parse,
 )
@@ -292,6 +297,271 @@ def test_the_public_api() -> None:
         "parse",
     ]
     assert all(hasattr(module, name) for module in (checker, history) for name in module.__all__)
+
+
+# --- random histories -----------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """A generated valid history and what it was generated from (for mutations)."""
+
+    records: list[Record] = field(default_factory=list)
+    acks: list[Ack] = field(default_factory=list)
+    epochs: int = 0
+    last_start: float = 0.0
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    """Leaders of epochs 1..n, each writing every key at least once, taken over by a
+    partition or a kill; engines take values in order (every key's first and last
+    value, others at random), serve live values, fresh readers read the latest value,
+    and the snapshot holds each key's last value unless it expired."""
+    out, t = Scenario(epochs=draw(st.integers(2, 4))), 1000.0
+    buckets = draw(st.lists(st.sampled_from([PRICES, FUNDING, MARKETS]), min_size=1, unique=True))
+    keys = [
+        (b, k)
+        for b in buckets
+        for k in draw(st.lists(st.sampled_from([SOL, BTC]), min_size=1, unique=True))
+    ]
+    seqs = {b: draw(st.integers(0, 4)) for b in buckets}
+    add, last_stop = out.records.append, 0.0
+    for epoch in range(1, out.epochs + 1):
+        leader = f"s{epoch}"
+        add(rec("elected", t, leader, epoch=epoch))
+        add(rec("drift_client", t, leader, state="start"))
+        out.last_start = t
+        writes = draw(st.permutations(keys)) + draw(st.lists(st.sampled_from(keys), max_size=5))
+        for bucket, key in writes:
+            t += draw(st.floats(0.01, 2.0))
+            seqs[bucket] += draw(st.integers(1, 3))
+            ack = rec("ack", t, leader, **value(bucket, key, seqs[bucket], epoch))
+            assert isinstance(ack, Ack)
+            out.acks.append(ack)
+            add(ack)
+            if draw(st.booleans()):
+                add(_read(draw, out.acks, t))
+        if epoch == out.epochs:
+            break
+        # after the last take of this epoch (takes lag at most 1 s), and the last stop
+        t = max(t + 1.0, last_stop) + draw(st.floats(0.01, 2.0))
+        killed = draw(st.booleans())
+        if killed:
+            add(rec("killed", t, leader))
+        else:
+            add(rec("fault", t, "harness", what=f"partition {leader}", phase="apply"))
+        t += draw(st.floats(1.0, 20.0))  # the lease expires, the next leader is elected
+        if not killed:
+            stop = last_stop = t + draw(st.floats(0.0, CONFIG.overlap_bound * 0.9))
+            add(rec("drift_client", stop, leader, state="stop"))
+            add(rec("fault", stop, "harness", what=f"partition {leader}", phase="heal"))
+            add(rec("deposed", stop, leader))
+    snap = t + draw(st.floats(0.5, 3.0))
+    for bucket, key in keys:
+        last = [a for a in out.acks if (a.bucket, a.key) == (bucket, key)][-1]
+        alive = snap - last.t <= TTL[bucket]
+        add(
+            rec(
+                "kv",
+                snap,
+                "harness",
+                **value(bucket, key, last.seq if alive else None, last.epoch if alive else None),
+            )
+        )
+    # Every key's first value in each epoch, and its last value, are taken by all.
+    required = [*{(a.bucket, a.key, a.epoch): a for a in reversed(out.acks)}.values()]
+    required += {(a.bucket, a.key): a for a in out.acks}.values()
+    for engine in [f"e{i}" for i in range(draw(st.integers(1, 3)))]:
+        taken_at = 0.0
+        for ack in out.acks:
+            if ack not in required and draw(st.booleans()):
+                continue
+            taken_at = max(taken_at, ack.t + draw(st.floats(0.0, 1.0)))
+            add(
+                rec(
+                    "take",
+                    taken_at,
+                    engine,
+                    **value(ack.bucket, ack.key, ack.seq, ack.epoch, written=ack.t),
+                )
+            )
+            if draw(st.booleans()):
+                age = draw(st.floats(0.0, TTL[ack.bucket]))
+                add(
+                    rec(
+                        "serve",
+                        max(taken_at, ack.t + age),
+                        engine,
+                        **value(ack.bucket, ack.key, ack.seq, ack.epoch, written=ack.t),
+                    )
+                )
+    add(rec("mark", max(r.t for r in out.records) + 0.1, "harness", name="end"))
+    return out
+
+
+def _read(draw: st.DrawFn, acks: list[Ack], t: float) -> Record:
+    """A fresh client's or a raw get's read at `t` of some key's latest value (a get of
+    nothing if it expired)."""
+    some = draw(st.sampled_from(acks))
+    latest = [a for a in acks if (a.bucket, a.key) == (some.bucket, some.key)][-1]
+    if t - latest.t > TTL[latest.bucket]:
+        return rec("get", t, "reader", **value(latest.bucket, latest.key, None, None))
+    kind = draw(st.sampled_from(["fresh", "get"]))
+    seen = value(latest.bucket, latest.key, latest.seq, latest.epoch, written=latest.t)
+    return rec(kind, t, f"reader-{kind}", **seen)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenario=scenarios())
+def test_random_valid_histories_pass(scenario: Scenario) -> None:
+    """Property: a history generated to keep every invariant passes, every epoch is
+    taken, and each takeover is measured up to the next epoch."""
+    verdict = check(scenario.records, CONFIG)
+    assert verdict.ok, format(verdict)
+    assert verdict.figures["values_lost"] == 0
+    assert verdict.figures["acked_writes_checked"] == len(scenario.acks)
+    first, takeovers = verdict.figures["first_take_by_epoch"], verdict.figures["takeovers"]
+    assert isinstance(first, dict)
+    assert sorted(first) == list(range(1, scenario.epochs + 1))
+    assert isinstance(takeovers, list)
+    assert [t["epoch"] for t in takeovers] == list(range(2, scenario.epochs + 1))
+
+
+Mutation = Callable[[st.DataObject, Scenario], list[Record]]
+
+
+def _retake_older(data: st.DataObject, s: Scenario) -> list[Record]:
+    """An engine takes a key's epoch-1 value again after its last take."""
+    takes = [r for r in s.records if isinstance(r, Take)]
+    newest = data.draw(st.sampled_from([t for t in takes if t.epoch == s.epochs]))
+    old = next(
+        t for t in takes if (t.src, t.bucket, t.key) == (newest.src, newest.bucket, newest.key)
+    )
+    later = max(t.t for t in takes if t.src == newest.src)
+    return with_(
+        s.records,
+        rec("take", later + 0.5, old.src, **value(old.bucket, old.key, old.seq, old.epoch)),
+    )
+
+
+def _serve_expired(data: st.DataObject, s: Scenario) -> list[Record]:
+    """An engine serves a value it took after the value's TTL (and the slack)."""
+    take = data.draw(st.sampled_from([r for r in s.records if isinstance(r, Take)]))
+    assert take.written is not None
+    t = take.written + TTL[take.bucket] + SLACK + data.draw(st.floats(0.01, 10.0))
+    return with_(
+        s.records,
+        rec(
+            "serve",
+            t,
+            take.src,
+            **value(take.bucket, take.key, take.seq, take.epoch, written=take.written),
+        ),
+    )
+
+
+def _interleave(data: st.DataObject, s: Scenario) -> list[Record]:
+    """A get sees epoch 1 above every seq of the stream, or a second epoch under one."""
+    first = s.acks[0]
+    if data.draw(st.booleans()):  # a deposed leader's value after all the stream's values
+        top = max(a.seq for a in s.acks if a.bucket == first.bucket)
+        return with_(
+            s.records, rec("get", first.t, "h", **value(first.bucket, first.key, top + 1, 1))
+        )
+    # a second value under one sequence: an epoch-1 write seen with a later epoch
+    return with_(
+        s.records, rec("get", first.t, "h", **value(first.bucket, first.key, first.seq, 2))
+    )
+
+
+def _fresh_stale(data: st.DataObject, s: Scenario) -> list[Record]:
+    """A fresh client reads a key's epoch-1 value after a later epoch's ack of it."""
+    newer = data.draw(st.sampled_from([a for a in s.acks if a.epoch and a.epoch > 1]))
+    old = next(a for a in s.acks if (a.bucket, a.key) == (newer.bucket, newer.key))
+    t = newer.t + SLACK + data.draw(st.floats(0.01, 5.0))
+    return with_(
+        s.records, rec("fresh", t, "late", **value(old.bucket, old.key, old.seq, old.epoch))
+    )
+
+
+def _lag(data: st.DataObject, s: Scenario) -> list[Record]:
+    """An engine never takes a snapshot key's value, or takes it after the bound."""
+    kv = data.draw(
+        st.sampled_from([r for r in s.records if isinstance(r, Kv) and r.seq is not None])
+    )
+    engine = data.draw(st.sampled_from(sorted({r.src for r in s.records if isinstance(r, Take)})))
+
+    def caught_up(r: Record) -> bool:
+        return (
+            isinstance(r, Take)
+            and r.src == engine
+            and (r.bucket, r.key) == (kv.bucket, kv.key)
+            and r.seq >= (kv.seq or 0)
+        )
+
+    records = without(s.records, caught_up)
+    if data.draw(st.booleans()):
+        late = kv.t + CONFIG.convergence_bound + data.draw(st.floats(0.01, 5.0))
+        records.append(rec("take", late, engine, **value(kv.bucket, kv.key, kv.seq, kv.epoch)))
+    return records
+
+
+def _second_drift_client(data: st.DataObject, s: Scenario) -> list[Record]:
+    """A rogue instance holds a DriftClient beside the last leader for too long."""
+    stop = s.last_start + CONFIG.overlap_bound + data.draw(st.floats(0.01, 10.0))
+    return with_(
+        s.records,
+        rec("drift_client", s.last_start, "rogue", state="start"),
+        rec("drift_client", stop, "rogue", state="stop"),
+    )
+
+
+def _lose_ack(data: st.DataObject, s: Scenario) -> list[Record]:
+    """An acked seq is handed out again, or the newest acked key is absent or behind in
+    the snapshot."""
+    kvs = [r for r in s.records if isinstance(r, Kv) and r.seq is not None]
+    newest = max(
+        kvs, key=lambda kv: next(a.t for a in s.acks if (a.bucket, a.seq) == (kv.bucket, kv.seq))
+    )
+    how = data.draw(st.sampled_from(["reused", "absent", "behind"]))
+    if how == "reused":
+        ack = data.draw(st.sampled_from(s.acks))
+        return with_(
+            s.records,
+            rec("ack", ack.t, "s0", **value(ack.bucket, "local.LOST-PERP", ack.seq, ack.epoch)),
+        )
+    records = without(s.records, lambda r: r is newest)
+    seq = None if how == "absent" else (newest.seq or 0) - 1
+    epoch = None if seq is None else newest.epoch
+    records.append(rec("kv", newest.t, "harness", **value(newest.bucket, newest.key, seq, epoch)))
+    return records
+
+
+MUTATIONS: dict[str, Mutation] = {
+    "engine_epochs": _retake_older,
+    "stale_serve": _serve_expired,
+    "no_interleaving": _interleave,
+    "fresh_reads": _fresh_stale,
+    "convergence": _lag,
+    "one_drift_client": _second_drift_client,
+    "acked_not_lost": _lose_ack,
+}
+
+
+def test_every_check_has_a_mutation() -> None:
+    """The mutation property covers every check."""
+    assert list(MUTATIONS) == list(CHECKS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenario=scenarios(), name=st.sampled_from(list(MUTATIONS)), data=st.data())
+def test_a_random_mutation_is_caught_by_its_check_alone(
+    scenario: Scenario, name: str, data: st.DataObject
+) -> None:
+    """Each mutation breaks one invariant of a valid history: only its check fails."""
+    verdict = check(MUTATIONS[name](data, scenario), CONFIG)
+    assert verdict.failed() == {name}, format(verdict)
 
 
 # --- the loader -----------------------------------------------------------------------
