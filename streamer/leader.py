@@ -210,6 +210,7 @@ class Leadership:
                             self._grace_s,
                             extra={"network": self.network},
                         )
+                        self._supervisor.retire()
                         await _cancel(supervisor)
                         supervisor = None
                         self._set_state(StreamerState.IDLE)
@@ -217,6 +218,7 @@ class Leadership:
                     await wait_event(wake, 0.25)
         finally:
             if supervisor is not None:
+                self._supervisor.retire()
                 await _cancel(supervisor)
             if service is not None:
                 with contextlib.suppress(Exception):
@@ -249,9 +251,14 @@ class Leadership:
 
 async def _cancel(task: asyncio.Task[None], within: float = 10.0) -> None:
     """Cancel a task and wait for it, but not forever: a cleanup stuck in a library
-    (a websocket close that never completes) must not keep the process from stopping."""
+    (a websocket close that never completes) must not keep the process from stopping.
+    A library can lose a cancellation (nats-py turns one into its timeout): it is sent
+    again once before the task is left to finish on its own."""
     task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=within)
+    done, _ = await asyncio.wait({task}, timeout=within / 2)
+    if not done:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=within / 2)
     if not done:
         log.error("task %s did not stop within %.0f s; leaving it", task.get_name(), within)
     elif not task.cancelled() and task.exception() is not None:

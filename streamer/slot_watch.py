@@ -59,7 +59,8 @@ class SlotWatch:
         while True:
             raise_if_cancelled()
             try:
-                async with connect(self._ws_url, ping_interval=None) as ws:
+                # a close handshake over a dead link must not hold a stop up
+                async with connect(self._ws_url, ping_interval=None, close_timeout=1) as ws:
                     if not first:
                         self.reconnects += 1
                     first = False

@@ -75,17 +75,25 @@ class Supervisor:
         self._source_lock = asyncio.Lock()
         self._prepared: MarketSource | None = None
         self._prepared_at = 0.0
+        self._run_id = 0  # the current run's; retire() moves it on
         self._not_preparing = asyncio.Event()
         self._not_preparing.set()
 
+    def retire(self) -> None:
+        """End the current `run` at its next turn, even if its task lost a cancellation
+        inside a library (the leader scope calls this when it stops)."""
+        self._run_id += 1
+
     async def run(self) -> None:
         """Keep a DriftClient subscribed and publishing; restart it with backoff on failure."""
+        self._run_id += 1
+        run_id = self._run_id
         backoff = Backoff(
             base=0.5, factor=self.settings.retry_backoff, cap=self.settings.backoff_cap_s
         )
         failures = 0
         try:
-            while True:
+            while run_id == self._run_id:
                 raise_if_cancelled()
                 self._set_state(StreamerState.STARTING if failures == 0 else StreamerState.DEGRADED)
                 try:
@@ -93,7 +101,7 @@ class Supervisor:
                     failures = 0
                     backoff.reset()
                     self._set_state(StreamerState.RUNNING)
-                    await self._publish_loop()
+                    await self._publish_loop(run_id)
                 except FencedError as exc:
                     log.warning(
                         "writes fenced out: another instance leads %s (%s)",
@@ -225,15 +233,24 @@ class Supervisor:
 
     async def _stop_source_locked(self) -> None:
         source, self.source = self.source, None
-        if source is not None:
+        if source is None:
+            return
+        finished = False
+        try:
             await source.stop()  # never raises: unsubscribes, closes RPC and websockets
+            finished = True
+        finally:  # cancelled meanwhile: its sockets close in the background
             self.metrics.client_running.set(0)
-            log.info("DriftClient stopped and cleaned up", extra={"network": self.network})
+            log.info(
+                "DriftClient stopped%s",
+                " and cleaned up" if finished else " (cleanup cut short: closing on its own)",
+                extra={"network": self.network},
+            )
 
-    async def _publish_loop(self) -> None:
+    async def _publish_loop(self, run_id: int) -> None:
         assert self.publisher is not None
         was_stale = False
-        while True:
+        while run_id == self._run_id:
             raise_if_cancelled()
             async with self._source_lock:
                 source = self.source

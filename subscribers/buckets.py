@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -26,7 +26,7 @@ from nats.js.api import (
     StreamSource,
     SubjectTransform,
 )
-from nats.js.errors import BadRequestError, BucketNotFoundError
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from schemas.buckets import BucketSpec, StreamSpec
@@ -204,6 +204,12 @@ async def last_entries(
     load). A pull consumer delivers nothing until asked, so its pending count is exact:
     fetch that many (asking the server again if one expired meanwhile). Deleted,
     purged and expired keys are left out.
+
+    On a cluster the server puts the (R1) consumer on any replica of the stream, and
+    one just back from a partition serves its own, older values until it has applied
+    what it missed (seen for seconds after the raft leader counted it current): a new
+    reader would take a deposed leader's value as the last one. So unless the consumer
+    is on the stream's leader, every entry is read again from the leader (`_confirmed`).
     """
     config = ConsumerConfig(
         deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
@@ -219,6 +225,7 @@ async def last_entries(
     try:
         info = await sub.consumer_info()
         name, pending = info.name, info.num_pending or 0
+        lagging = await _off_leader(kv, info.cluster.leader if info.cluster else None)
         entries: dict[str, KeyValue.Entry] = {}
         async with asyncio.timeout(timeout_s):
             while pending > 0:
@@ -250,4 +257,41 @@ async def last_entries(
         if name is not None:  # at once, not after the inactivity timeout: a server
             with contextlib.suppress(Exception):  # caps the consumers a stream may have
                 await kv._js.delete_consumer(kv._stream, name)
-    return list(entries.values())
+    return await _confirmed(kv, entries.values()) if lagging else list(entries.values())
+
+
+async def _off_leader(kv: KeyValue, replica: str | None) -> bool:
+    """Whether a consumer on `replica` (None: not clustered) is off the stream's leader,
+    so it may hold older values than the leader."""
+    if replica is None:
+        return False
+    cluster = (await kv._js.stream_info(kv._stream)).cluster
+    return cluster is not None and cluster.leader != replica
+
+
+async def _confirmed(kv: KeyValue, entries: Iterable[KeyValue.Entry]) -> list[KeyValue.Entry]:
+    """Each entry read again from the stream's leader (a message get): the newer of the
+    two kept, none if the key is gone."""
+
+    async def confirm(entry: KeyValue.Entry) -> KeyValue.Entry | None:
+        try:
+            msg = await kv._js.get_msg(kv._stream, subject=f"{kv._pre}{entry.key}")
+        except NotFoundError:
+            return None
+        headers = msg.headers or {}
+        if headers.get("KV-Operation") or headers.get("Nats-Marker-Reason"):
+            return None
+        if (msg.seq or 0) <= (entry.revision or 0):
+            return entry
+        return KeyValue.Entry(
+            bucket=kv._name,
+            key=entry.key,
+            value=msg.data,
+            revision=msg.seq,
+            delta=None,
+            created=msg.time,  # type: ignore[arg-type]  # nats-py: a datetime
+            operation=None,
+        )
+
+    confirmed = await asyncio.gather(*(confirm(entry) for entry in entries))
+    return [entry for entry in confirmed if entry is not None]

@@ -154,6 +154,10 @@ class DriftStreamClient(ApiRequests):
                 name=f"drift-stream {self.name}",
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
+                # a dead link (a partition: no error, only silence) is noticed in about
+                # 12 s, not nats-py's 6 minutes, so the client moves to another node
+                ping_interval=4,
+                max_outstanding_pings=2,
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,

@@ -30,6 +30,7 @@ log = logging.getLogger("drift_stream.feed")
 OnAccount = Callable[[str, int, bytes], None]
 OnResubscribed = Callable[[list[str]], Awaitable[None]]
 _MAX_MESSAGE = 1 << 24
+_CLOSE_TIMEOUT_S = 1.0  # a close handshake over a dead link must not hold a stop up
 
 
 class AccountStream:
@@ -94,7 +95,11 @@ class AccountStream:
         while True:
             try:
                 async with connect(
-                    self._url, max_size=_MAX_MESSAGE, open_timeout=10, compression=None
+                    self._url,
+                    max_size=_MAX_MESSAGE,
+                    open_timeout=10,
+                    close_timeout=_CLOSE_TIMEOUT_S,
+                    compression=None,
                 ) as ws:
                     subs = await self._subscribe(ws, keys)
                     self._subscribed[number] = len(subs)
