@@ -635,3 +635,18 @@ def test_load_reads_what_clean_writes(tmp_path: Path) -> None:
     assert f"({path}:" in format(verdict)
     assert isinstance(loaded[1], DriftClient)
     assert isinstance(next(r for r in loaded if r.ev == "fresh"), Fresh)
+
+
+def test_convergence_asks_only_for_keys_engines_read() -> None:
+    """A key of the writer's own in a bucket engines read (the write fence) is in the
+    snapshot but no engine takes it: convergence does not wait for it; a key an engine
+    did take but one engine never caught up on still fails."""
+    fence = "_fence.local.leader"
+    records = [
+        *clean(),
+        rec("ack", 1020.5, "s2", **value(PRICES, fence, 100, 2)),
+        rec("kv", 1030.25, "harness", **value(PRICES, fence, 100, 2)),
+    ]
+    assert check(records, CONFIG).ok, format(check(records, CONFIG))
+    behind = [r for r in records if not (isinstance(r, Take) and r.src == "e2" and r.seq == 4)]
+    assert check(behind, CONFIG).failed() == {"convergence"}

@@ -12,9 +12,10 @@ __all__ = ["convergence"]
 
 def convergence(history: History, config: CheckConfig) -> Outcome:
     """Proves engines converge: for the last `kv` snapshot, every engine (a `src` with
-    `take` records) took, for every key the snapshot holds in a bucket the engine reads
-    (took anything from), a value with `seq` >= the snapshot's, at most
-    `convergence_bound` seconds after the snapshot (or before it).
+    `take` records) took, for every key the snapshot holds that engines read (some
+    engine took it: not a key of the writer's own, like the write fence) in a bucket
+    the engine reads (took anything from), a value with `seq` >= the snapshot's, at
+    most `convergence_bound` seconds after the snapshot (or before it).
 
     Figure `convergence`: the largest time from the snapshot to such a first take (0 if
     the engine had it already), or why the check did not run."""
@@ -27,10 +28,11 @@ def convergence(history: History, config: CheckConfig) -> Outcome:
     takes: dict[str, dict[tuple[str, str], list[Take]]] = defaultdict(lambda: defaultdict(list))
     for take in history.of(Take):
         takes[take.src][take.bucket, take.key].append(take)
+    read = {key for by_key in takes.values() for key in by_key}
     for engine, by_key in sorted(takes.items()):
         buckets = {bucket for bucket, _ in by_key}
         for kv in snapshot:
-            if kv.seq is None or kv.bucket not in buckets:
+            if kv.seq is None or kv.bucket not in buckets or (kv.bucket, kv.key) not in read:
                 continue
             mine = by_key.get((kv.bucket, kv.key), [])
             first = next((take for take in mine if take.seq >= kv.seq), None)
