@@ -340,8 +340,13 @@ class LeaderLease:
             revision = await self._kv.update(self._key, self._value(), last=self.machine.revision)
         except KeyWrongLastSequenceError:
             # A renewal that timed out earlier may have been applied after all: only the
-            # key's value says whether we still hold it.
-            held = await self._held_revision()
+            # key's value says whether we still hold it (unread: ask again next tick).
+            try:
+                held = await self._held_revision()
+            except Exception as exc:
+                raise_if_cancelled()
+                log.debug("lease read failed: %r", exc, extra=self._extra())
+                return True
             if held is not None:
                 self.machine.renewed(held, sent_at)
                 return True
@@ -361,12 +366,12 @@ class LeaderLease:
             self._on_write(self._key, revision, self.machine.epoch)
 
     async def _held_revision(self) -> int | None:
-        """The key's revision if it still names us with our epoch, else None."""
+        """The key's revision if it still names us with our epoch, None if it names
+        another or is gone; a read that fails raises (it tells nothing)."""
         try:
             entry = await self._kv.get(self._key)
-        except Exception as exc:
-            raise_if_cancelled()
-            log.debug("lease read failed: %r", exc)
+        except KeyNotFoundError:
+            self.leader_id = None
             return None
         holder, epoch = _holder(entry.value or b"")
         self.leader_id = holder

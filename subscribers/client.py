@@ -87,8 +87,10 @@ class DriftStreamClient(ApiRequests):
         spot_ttl_s: float = 30.0,
         request_timeout_s: float = 2.0,
         nc: Client | None = None,
+        tap: Callable[[Accepted], None] | None = None,
     ) -> None:
         self.network = network
+        self._first_tap = tap  # told of every value from the first load on
         self.name = name
         self.engine: str | None = None
         self.consumer_id = (
@@ -180,6 +182,9 @@ class DriftStreamClient(ApiRequests):
             kvs, ttls, self._nc, self.network, self._counts
         )
         mirrors = self._mirrors()
+        if self._first_tap is not None:
+            for mirror in mirrors:
+                mirror.taps.add(self._first_tap)
         self._tasks = [
             asyncio.create_task(m.run(), name=f"mirror {m.model.__name__}") for m in mirrors
         ]
@@ -314,7 +319,8 @@ class DriftStreamClient(ApiRequests):
     def tap(self, callback: Callable[[Accepted], None]) -> Callable[[], None]:
         """Call `callback` with every value the client takes from now on, from any bucket
         (with its key, stream sequence and times: an audit trail); returns a function
-        that stops it. The callback runs in the client's loop and must not block."""
+        that stops it. The callback runs in the client's loop and must not block. (The
+        constructor's `tap=` sees the first load's values too.)"""
         assert self._funding is not None, "connect() first"
         mirrors = self._mirrors()
         for mirror in mirrors:

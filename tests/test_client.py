@@ -20,7 +20,7 @@ from streamer.fence_stream import JetStreamFence
 from streamer.nats_server import NatsServer
 from streamer.publisher import Publisher
 from streamer.source import SourceSnapshot
-from subscribers.client import ApiError, DriftStreamClient
+from subscribers.client import Accepted, ApiError, DriftStreamClient
 from tests.drift_clients import feed_subscribed, wait_until
 from tests.factories import funding_rate
 from tests.fixtures_streamer import StartStreamer
@@ -252,3 +252,31 @@ def test_public_api_is_pinned() -> None:
         "EngineIdentityError",
         "Presence",
     ]
+
+
+async def test_a_tap_sees_the_first_load_and_every_update(
+    fresh_nats: NatsServer, client: Client
+) -> None:
+    """`tap=` sees each value of the first load with its stream sequence and write time;
+    `tap()` after connecting sees only what comes next; untapping stops it."""
+    publisher = await publisher_on(client)
+    await publisher.publish(SourceSnapshot(slot=1, markets=(), spots=SPOTS), epoch=1)
+    first: list[Accepted] = []
+    engine = DriftStreamClient("local", nats_url=fresh_nats.url, name="tapped", tap=first.append)
+    async with engine:
+        spot_kv = await client.jetstream().key_value("drift_spot")
+        stored = {k: (await spot_kv.get(k)).revision for k in ("local.USDC", "local.wBTC")}
+        loaded = {a.key: a.seq for a in first if a.bucket == "drift_spot"}
+        assert {k: loaded[k] for k in stored} == stored
+        assert all(a.written_at is not None and a.written_at <= a.received_at for a in first)
+        later: list[Accepted] = []
+        untap = engine.tap(later.append)
+        changed = dataclasses.replace(SPOTS[0], borrow_rate=70_000)
+        await publisher.publish(SourceSnapshot(slot=2, markets=(), spots=(changed,)), epoch=1)
+        await wait_until(lambda: any(a.key == "local.USDC" for a in later))
+        assert [a.key for a in later] == ["local.USDC"]
+        untap()
+        again = dataclasses.replace(SPOTS[0], borrow_rate=80_000)
+        await publisher.publish(SourceSnapshot(slot=3, markets=(), spots=(again,)), epoch=1)
+        await wait_until(lambda: [a.key for a in first].count("local.USDC") == 3)
+        assert len(later) == 1

@@ -7,7 +7,8 @@ It is an ordinary `DriftStreamClient` (presence, mirrors, reconnects) that write
 - `serve`: every `--probe-every` seconds, what each key read from it gives now (the
   value's sequence, epoch and write time; all null when it gives None),
 - `fresh`: every `--fresh-every` seconds, a new client is started, and every value
-  its first load took is written, then it leaves again (a new engine joining),
+  it takes until its first load is done is written (with the time it took it), then
+  it leaves again (a new engine joining),
 until SIGTERM or SIGINT.
 """
 
@@ -23,7 +24,6 @@ from typing import Any
 from schemas.buckets import FUNDING_BUCKET, PRICES_BUCKET, SPOT_BUCKET
 from schemas.models.base import SchemaModel
 from subscribers.client import Accepted, DriftStreamClient
-from subscribers.mirror import Mirror
 from tests.chaos.records import RecordFile
 
 __all__ = ["main"]
@@ -76,31 +76,30 @@ class RecordingEngine:
                 )  # fmt: skip
 
     async def join(self, url: str, name: str) -> None:
-        """A new client starts, its first load is recorded, and it leaves (within 15 s:
-        a partition can keep it from reaching NATS)."""
-        async with (
-            asyncio.timeout(15),
-            DriftStreamClient(
-                self.client.network, nats_url=url, name=name, request_timeout_s=2
-            ) as fresh,
-        ):
-            mirrors: list[Mirror[Any] | None] = [
-                fresh._funding, fresh._prices, fresh._markets, fresh._spot
-            ]  # fmt: skip
-            for mirror in mirrors:
-                if mirror is None:
-                    continue
-                for key, value in (await mirror.cache.values()).items():
-                    if mirror._seqs.get(key) is None:
-                        continue  # its first load did not finish (NATS away): no record
-                    self.out.write(
-                        "fresh",
-                        bucket=mirror.bucket,
-                        key=key,
-                        seq=mirror._seqs.get(key),
-                        written=None,
-                        **_fields(value),
-                    )
+        """A new client starts, every value its first load takes is recorded (when it
+        took it), and it leaves (within 15 s: a partition can keep it from NATS)."""
+        joining = True
+
+        def first_load(accepted: Accepted) -> None:
+            if joining:
+                self.out.write(
+                    "fresh",
+                    t=accepted.received_at,
+                    bucket=accepted.bucket,
+                    key=accepted.key,
+                    seq=accepted.seq,
+                    written=accepted.written_at,
+                    **_fields(accepted.value),
+                )
+
+        try:
+            async with (
+                asyncio.timeout(15),
+                DriftStreamClient(self.client.network, nats_url=url, name=name, tap=first_load),
+            ):
+                pass
+        finally:
+            joining = False
 
 
 async def _every(seconds: float, work: Any) -> None:

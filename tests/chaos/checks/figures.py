@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from tests.chaos.checks.core import CheckConfig, History, Outcome
 from tests.chaos.history import Ack, Fault, Fresh, Get, Killed, Serve, Take
 
@@ -18,25 +20,23 @@ def first_takes(history: History) -> dict[int, float]:
 
 
 def takeovers(history: History) -> list[dict[str, object]]:
-    """For each fault applied or process killed after some epoch was taken and before
-    a higher one was: the first such higher epoch to be taken, and the seconds from the
-    trigger to its first take."""
-    first = first_takes(history)
+    """For each epoch after the first: the last fault applied or process killed before
+    its first `take` (and after the previous epoch's), and the seconds from that
+    trigger to the first take; an epoch with no such trigger (a leader that stopped on
+    its own) has no entry."""
+    first = sorted((t, epoch) for epoch, t in first_takes(history).items())
+    triggers: list[tuple[float, str]] = []
+    for record in history.records:
+        if isinstance(record, Fault) and record.phase == "apply":
+            triggers.append((record.t, f"fault {record.what}"))
+        elif isinstance(record, Killed):
+            triggers.append((record.t, f"killed {record.src}"))
     out: list[dict[str, object]] = []
-    for trigger in history.records:
-        if isinstance(trigger, Fault) and trigger.phase == "apply":
-            what = f"fault {trigger.what}"
-        elif isinstance(trigger, Killed):
-            what = f"killed {trigger.src}"
-        else:
-            continue
-        taken = [epoch for epoch, t in first.items() if t <= trigger.t]
-        if not taken:
-            continue  # the first leader's election is no takeover
-        later = [(t, epoch) for epoch, t in first.items() if t > trigger.t and epoch > max(taken)]
-        if later:
-            t, epoch = min(later)
-            out.append({"after": what, "t": trigger.t, "epoch": epoch, "seconds": t - trigger.t})
+    for (before, _), (t, epoch) in itertools.pairwise(first):
+        causes = [(at, what) for at, what in triggers if before < at <= t]
+        if causes:
+            at, what = causes[-1]
+            out.append({"after": what, "t": at, "epoch": epoch, "seconds": t - at})
     return out
 
 
