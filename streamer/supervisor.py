@@ -18,7 +18,6 @@ source.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from streamer.redact import redact
 from streamer.settings import Settings
 from streamer.source import MarketSource
 from streamer.waits import raise_if_cancelled, wait_event
+from streamer.warm import WarmFeed
 
 __all__ = ["SourceFactory", "Supervisor"]
 
@@ -73,11 +73,10 @@ class Supervisor:
         self._epoch = epoch
         self._on_fenced = on_fenced
         self._source_lock = asyncio.Lock()
-        self._prepared: MarketSource | None = None
-        self._prepared_at = 0.0
+        self._warm = WarmFeed(
+            source_factory, self._source_lock, lambda: self.source is not None, self.network
+        )
         self._run_id = 0  # the current run's; retire() moves it on
-        self._not_preparing = asyncio.Event()
-        self._not_preparing.set()
 
     def retire(self) -> None:
         """End the current `run` at its next turn, even if its task lost a cancellation
@@ -142,9 +141,7 @@ class Supervisor:
             await self._stop_source()
 
     async def _start_source(self) -> None:
-        # a prepare under way is most of a start already: wait for it (not forever)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._not_preparing.wait(), _PREPARE_WAIT_S)
+        await self._warm.settled(_PREPARE_WAIT_S)  # a prepare under way is most of a start
         async with self._source_lock:
             await self._start_source_locked()
 
@@ -153,67 +150,23 @@ class Supervisor:
             await self._stop_source_locked()
 
     async def prepare(self, *, max_age_s: float = 600.0) -> None:
-        """Keep a prepared source for the next start (unless one runs); one older than
-        `max_age_s` is prepared again. A failure is logged and the next start goes the
-        whole way."""
-        async with self._source_lock:
-            if self.source is not None:
-                return
-            if self._prepared is not None and time.monotonic() - self._prepared_at < max_age_s:
-                return
-            old, self._prepared = self._prepared, None
-            self._not_preparing.clear()
-        try:
-            if old is not None:
-                await old.stop()
-            await self._prepare_one()
-        finally:
-            self._not_preparing.set()
-
-    async def _prepare_one(self) -> None:
-        source = self._source_factory()
-        started = time.perf_counter()
-        try:
-            await source.prepare()
-        except SourceError as exc:
-            await source.stop()
-            log.info(
-                "could not prepare the Drift feed ahead (%s): %s",
-                exc.kind,
-                redact(str(exc)),
-                extra={"network": self.network},
-            )
-            return
-        async with self._source_lock:
-            kept = self.source is None and self._prepared is None
-            if kept:
-                self._prepared, self._prepared_at = source, time.monotonic()
-        if not kept:  # a source started meanwhile: this one is not needed
-            await source.stop()
-            return
-        log.info(
-            "Drift feed prepared in %.0f ms (State and market list read, nothing subscribed)",
-            (time.perf_counter() - started) * 1000,
-            extra={"network": self.network},
-        )
+        """Keep a prepared source for the next start (`streamer.warm`)."""
+        await self._warm.prepare(max_age_s=max_age_s)
 
     async def keep_prepared(self, standby: Callable[[], bool], every_s: float = 1.0) -> None:
         """Until cancelled: keep a prepared source while `standby()` (another instance
         leads, so this one may have to take over at any moment)."""
         while True:
             if standby():
-                await self.prepare()
+                await self._warm.prepare()
             await asyncio.sleep(every_s)
 
     async def close(self) -> None:
         """Stop the prepared source, if any (the running one stops with `run`)."""
-        async with self._source_lock:
-            prepared, self._prepared = self._prepared, None
-        if prepared is not None:
-            await prepared.stop()
+        await self._warm.close()
 
     async def _start_source_locked(self) -> None:
-        source, self._prepared = self._prepared or self._source_factory(), None
+        source = self._warm.take() or self._source_factory()
         self.metrics.op("subscribe")
         started = time.perf_counter()
         try:

@@ -26,7 +26,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -39,20 +39,18 @@ from schemas import (
     MarketList,
     MarketSnapshot,
     SpotMarketSnapshot,
-    validate_spot_symbol,
-    validate_symbol,
 )
-from schemas.buckets import CONSUMERS_BUCKET, SPOT_BUCKET, bucket_specs
+from schemas.buckets import CONSUMERS_BUCKET, bucket_specs
 from schemas.subjects import Network
 from subscribers.api import ApiError
 from subscribers.api_requests import ApiRequests
-from subscribers.buckets import BucketUnavailableError
 from subscribers.cache import CacheStats
 from subscribers.connection import ErrorLog, connect
 from subscribers.identity import engine_of, presence_subject, register
 from subscribers.mirror import Accepted, Mirror, MirrorCounts
-from subscribers.mirror_set import build_mirrors, open_buckets, perp_key, spot_key, watch
+from subscribers.mirror_set import build_mirrors, open_buckets, perp_key, spot_key
 from subscribers.presence import Presence
+from subscribers.watches import Watches
 
 __all__ = ["Accepted", "ApiError", "ClientStats", "DriftStreamClient"]
 
@@ -69,7 +67,7 @@ class ClientStats:
     stale_epoch: int
 
 
-class DriftStreamClient(ApiRequests):
+class DriftStreamClient(ApiRequests, Watches):
     """Drift funding, perp and spot market data for one network; an async context
     manager, used once. `engine` is the token of its presence key once connected."""
 
@@ -282,55 +280,6 @@ class DriftStreamClient(ApiRequests):
     def _spot_mirror(self) -> Mirror[SpotMarketSnapshot] | None:
         assert self._funding is not None, "connect() first"
         return self._spot
-
-    async def watch_funding(
-        self, symbols: Iterable[str] | None = None
-    ) -> AsyncGenerator[FundingRate, None]:
-        """Last values first, then every update, without a gap (no extra NATS
-        subscription: the mirror's one subscription feeds every watcher in this process)."""
-        assert self._funding is not None, "connect() first"
-        wanted = None if symbols is None else {validate_symbol(s) for s in symbols}
-        async for value in watch(self._funding, lambda v: wanted is None or v.symbol in wanted):
-            yield value
-
-    async def watch_market(
-        self, symbols: Iterable[str] | None = None
-    ) -> AsyncGenerator[MarketSnapshot, None]:
-        """MarketSnapshots as `watch_funding` gives funding: last values first, then every
-        update."""
-        assert self._prices is not None, "connect() first"
-        wanted = None if symbols is None else {validate_symbol(s) for s in symbols}
-        async for value in watch(self._prices, lambda v: wanted is None or v.symbol in wanted):
-            yield value
-
-    async def watch_spot(
-        self, symbols: Iterable[str] | None = None
-    ) -> AsyncGenerator[SpotMarketSnapshot, None]:
-        """Spot market snapshots as `watch_funding` gives funding: last values first, then
-        every update; `symbols` match in any case. BucketUnavailableError if the streamer
-        predates spot markets (no drift_spot bucket)."""
-        mirror = self._spot_mirror()
-        if mirror is None:
-            raise BucketUnavailableError(f"bucket {SPOT_BUCKET} does not exist")
-        wanted = None if symbols is None else {validate_spot_symbol(s).upper() for s in symbols}
-        async for value in watch(mirror, lambda v: wanted is None or v.symbol.upper() in wanted):
-            yield value
-
-    def tap(self, callback: Callable[[Accepted], None]) -> Callable[[], None]:
-        """Call `callback` with every value the client takes from now on, from any bucket
-        (with its key, stream sequence and times: an audit trail); returns a function
-        that stops it. The callback runs in the client's loop and must not block. (The
-        constructor's `tap=` sees the first load's values too.)"""
-        assert self._funding is not None, "connect() first"
-        mirrors = self._mirrors()
-        for mirror in mirrors:
-            mirror.taps.add(callback)
-
-        def untap() -> None:
-            for mirror in mirrors:
-                mirror.taps.discard(callback)
-
-        return untap
 
     @property
     def stats(self) -> ClientStats:

@@ -6,10 +6,10 @@ DriftClient far longer than the bound the checker holds the deployment to."""
 
 from __future__ import annotations
 
-import streamer.lease
+import streamer.lease_machine
 from streamer.cli import main
 
-streamer.lease.GIVE_UP_FRACTION = 1.5
+streamer.lease_machine.GIVE_UP_FRACTION = 1.5
 
 if __name__ == "__main__":
     main()
