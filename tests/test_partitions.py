@@ -35,7 +35,8 @@ def _report(name: str, run: Run) -> None:
         f"{figures['convergence']} s; acknowledged writes {figures['acked_writes_checked']}, "
         f"lost {figures['values_lost']}; {figures['takes']} values taken, "
         f"{figures['serves']} reads, {figures['fresh'] + figures['gets']} fresh reads "
-        f"({run.seconds:.0f} s)"
+        f"({figures['behind_reads']} from a node behind, the last "
+        f"{figures['behind_reads_latest']:.1f} s after a heal) ({run.seconds:.0f} s)"
     )
     assert run.verdict.ok, run.report()
 

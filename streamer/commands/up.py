@@ -28,7 +28,7 @@ UP_ENGINES = ("dashboard",)
 # JetStream durability (docs/OPERATIONS.md): every value is re-sent within TTL/2 and
 # expires anyway, so losing the last writes on a power cut costs nothing; fsync every
 # 2 minutes (nats-server's default, set here on purpose), never per write.
-NATS_SERVER_SETTINGS = 'ping_interval: "5s"\nping_max: 2\njetstream {\n  sync_interval: "2m"\n}\n'
+NATS_SERVER_SETTINGS = 'ping_interval: "3s"\nping_max: 2\njetstream {\n  sync_interval: "2m"\n}\n'
 
 
 async def run(args: argparse.Namespace) -> None:

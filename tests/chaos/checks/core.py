@@ -36,6 +36,8 @@ class CheckConfig:
     `slack`: seconds two records' times may disagree by (recording is not instant).
     `overlap_bound`: seconds two DriftClients may coexist after a takeover.
     `convergence_bound`: seconds after the final snapshot engines have to catch up.
+    `catch_up`: seconds after a fault heals during which a reader may still be answered
+        from a node behind (see `checks.epochs.fresh_reads`).
     `skip`: names of checks not to run.
     """
 
@@ -43,6 +45,7 @@ class CheckConfig:
     overlap_bound: float
     convergence_bound: float
     slack: float = 0.25
+    catch_up: float = 5.0
     skip: frozenset[str] = frozenset()
 
 
@@ -86,6 +89,18 @@ class History:
     def end(self) -> float:
         """The last record's time (0 for an empty history)."""
         return self.records[-1].t if self.records else 0.0
+
+    def fault_windows(self, grace: float) -> list[tuple[float, float]]:
+        """(apply, heal + grace) of every fault; one never healed lasts to the end."""
+        opened: dict[str, list[float]] = defaultdict(list)
+        windows: list[tuple[float, float]] = []
+        for fault in self.of(Fault):
+            if fault.phase == "apply":
+                opened[fault.what].append(fault.t)
+            elif opened[fault.what]:
+                windows.append((opened[fault.what].pop(0), fault.t + grace))
+        windows += [(t, self.end) for starts in opened.values() for t in starts]
+        return sorted(windows)
 
     def snapshot(self) -> list[Kv]:
         """The last `kv` snapshot: every `kv` record at the latest `kv` time."""
