@@ -9,9 +9,10 @@ refused once users exist):
 - an engine: every other user (`engine` for the `nats` CLI and one-off scripts,
   `dashboard`, `funding-engine`, ...), its name its presence token
   (`schemas.subjects.consumer_key`). Reads the KV (watch, get, history), lists the
-  streams and buckets, reads the plain subjects, calls status, markets, funding and
-  spot, and puts and deletes only its own presence keys `<net>.<engine>.<id>`; `engine`
-  also the old `<net>.<consumer_id>` ones for one more release (`LEGACY_CONSUMER_KEYS`:
+  streams and buckets, reads the plain subjects and hears the leader's heartbeat (its
+  sequences tell a client it missed a value), calls status, markets, funding and spot,
+  and puts and deletes only its own presence keys `<net>.<engine>.<id>`; `engine` also
+  the old `<net>.<consumer_id>` ones for one more release (`LEGACY_CONSUMER_KEYS`:
   engines of the previous release keep registering). It cannot write another engine's
   presence or a data bucket, publish on a data subject, create, purge or delete
   streams, answer api requests, or call `reconnect`.
@@ -175,6 +176,8 @@ def permissions(user: str) -> dict[str, object]:
                 f"{SUBJECT_ROOT}.*.{MARKETS_TOKEN}",
                 f"{SUBJECT_ROOT}.*.{SPOT_TOKEN}.>",
                 f"{SUBJECT_ROOT}.*.{STATUS_TOKEN}",
+                # the leader's beats: their sequences tell a mirror it missed a value
+                f"{SUBJECT_ROOT}.*.{LEADER_TOKEN}",
             ]
         },
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -26,13 +26,23 @@ log = logging.getLogger("drift_stream.lease")
 
 
 def beat_publisher(
-    nc: Client, network: Network, instance_id: str
+    nc: Client,
+    network: Network,
+    instance_id: str,
+    last_seqs: Callable[[], Mapping[str, int]] = dict,
 ) -> Callable[[int], Awaitable[None]]:
-    """`await beat(epoch)` publishes one LeaderBeat of this instance."""
+    """`await beat(epoch)` publishes one LeaderBeat of this instance, with `last_seqs()`
+    (the stream sequence of its last acknowledged write, by data bucket)."""
     subject = leader_subject(network)
 
     async def beat(epoch: int) -> None:
-        payload = LeaderBeat(network=network, ts=time.time(), instance_id=instance_id, epoch=epoch)
+        payload = LeaderBeat(
+            network=network,
+            ts=time.time(),
+            instance_id=instance_id,
+            epoch=epoch,
+            last_seqs=dict(last_seqs()),
+        )
         await nc.publish(subject, encode(payload))
 
     return beat

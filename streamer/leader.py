@@ -82,7 +82,7 @@ class Leadership:
             self.network,
             self._instance_id,
             ttl=self._lease_ttl,
-            beat=beat_publisher(nc, self.network, self._instance_id),
+            beat=beat_publisher(nc, self.network, self._instance_id, self._last_seqs),
             on_write=(
                 None
                 if journal is None
@@ -91,6 +91,10 @@ class Leadership:
         )
         await listen_to_beats(nc, self.network, lease.heard_beat)
         return lease
+
+    def _last_seqs(self) -> dict[str, int]:
+        """What the beats carry: the last acknowledged write's sequence, by bucket."""
+        return {} if self.publisher is None else self.publisher.last_seqs
 
     async def contend(self, nc: Client, consumers_kv: KeyValue) -> None:
         """Hold or wait for the lease until cancelled (then hand it over)."""

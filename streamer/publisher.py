@@ -97,6 +97,7 @@ class Publisher:
         self.funding: dict[str, FundingRate] = {}
         self.prices: dict[str, MarketSnapshot] = {}
         self.market_list: MarketList | None = None
+        self.last_seqs: dict[str, int] = {}  # by bucket: its latest pass's last acked write
         self.spots: dict[str, SpotMarketSnapshot] = {}  # by symbol, case as on chain
         self._invalid_logged: set[tuple[str, str]] = set()
         # The last state of each market that was built into models: a market whose
@@ -161,6 +162,7 @@ class Publisher:
         puts = self._perp_puts(snapshot, epoch, ts, now, result)
         puts += self._spot_puts(snapshot, epoch, ts, now, result)
         fenced = False
+        acked: dict[str, int] = {}
         for bucket, k, outcome in await self._write(puts):
             if isinstance(outcome, BaseException):
                 self._last.pop((bucket, k), None)  # not known to be written: retry next pass
@@ -169,8 +171,10 @@ class Publisher:
                 fenced = fenced or isinstance(outcome, FencedError)
             else:
                 result.written[bucket] = result.written.get(bucket, 0) + 1
+                acked[bucket] = max(acked.get(bucket, 0), outcome)
                 if self._on_ack is not None:
                     self._on_ack(bucket, k, outcome, epoch)
+        self.last_seqs.update(acked)  # not max(): a restarted server may count anew
         if fenced:
             raise FencedError(f"writes refused: a newer leader fenced {self._network}")
         if result.failed:

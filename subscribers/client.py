@@ -12,7 +12,8 @@ Entering registers the engine's presence (the streamer starts its DriftClient fo
 first consumer) under its engine token, the connection's NATS user, else `name`
 (`subscribers.identity`), and starts one mirror per data bucket: funding, prices, markets, spot
 (`subscribers.mirror_set`; each a `subscribers.mirror`: the last values from a KV
-snapshot, then the bucket's republished subject, reloaded after a reconnect). Every read
+snapshot, then the bucket's republished subject, reloaded after a reconnect or a
+value the leader's beat says was missed, `subscribers.gaps`). Every read
 is served from the mirrors, and a value that expired in KV is gone from the mirror too.
 A value that fails validation is logged and skipped. Requests to the streamer's api are
 `request_*` (`subscribers.api_requests`).
@@ -32,6 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from nats.aio.client import Client
+from nats.aio.subscription import Subscription
 from nats.errors import SlowConsumerError
 
 from schemas import (
@@ -46,6 +48,7 @@ from subscribers.api import ApiError
 from subscribers.api_requests import ApiRequests
 from subscribers.cache import CacheStats
 from subscribers.connection import ErrorLog, connect
+from subscribers.gaps import GapWatch
 from subscribers.identity import engine_of, presence_subject, register
 from subscribers.mirror import Accepted, Mirror, MirrorCounts
 from subscribers.mirror_set import build_mirrors, open_buckets, perp_key, spot_key
@@ -59,12 +62,14 @@ log = logging.getLogger("drift_stream.client")
 
 @dataclass
 class ClientStats:
-    """Mirror hits and misses per bucket, updates received, values skipped."""
+    """Mirror hits and misses per bucket, updates received, values skipped, and reloads
+    of a mirror that missed a live value (`subscribers.gaps`)."""
 
     cache: dict[str, CacheStats]
     updates: int
     invalid: int
     stale_epoch: int
+    gap_reloads: int = 0
 
 
 class DriftStreamClient(ApiRequests, Watches):
@@ -115,6 +120,8 @@ class DriftStreamClient(ApiRequests, Watches):
         self._markets: Mirror[MarketList] | None = None
         self._spot: Mirror[SpotMarketSnapshot] | None = None  # None: no drift_spot bucket
         self._counts = MirrorCounts()
+        self._gaps = GapWatch(network, self._mirrors)
+        self._gap_sub: Subscription | None = None
         self.reconnects = 0
         self._opened = False
 
@@ -186,6 +193,7 @@ class DriftStreamClient(ApiRequests, Watches):
         self._tasks = [
             asyncio.create_task(m.run(), name=f"mirror {m.model.__name__}") for m in mirrors
         ]
+        self._gap_sub = await self._gaps.subscribe(self._nc)
         # Last values first: wait (briefly) for the mirrors' first loads.
         await asyncio.wait(
             [asyncio.create_task(m.loaded.wait()) for m in mirrors], timeout=initial_timeout_s
@@ -229,6 +237,10 @@ class DriftStreamClient(ApiRequests, Watches):
         if self._tasks:  # bounded: a task stuck in a library must not hold up close
             await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
+        if self._gap_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._gap_sub.unsubscribe()
+            self._gap_sub = None
         if self._presence is not None:
             await self._presence.__aexit__(None, None, None)
             self._presence = None
@@ -288,4 +300,5 @@ class DriftStreamClient(ApiRequests, Watches):
             updates=self._counts.updates,
             invalid=self._counts.invalid,
             stale_epoch=self._counts.stale_epoch,
+            gap_reloads=self._gaps.reloads,
         )

@@ -3,8 +3,9 @@
 Live values come on a plain subscription to the bucket's republished subject (no
 JetStream consumer while running: a thousand engines cost the server a thousand
 subscriptions, and a stream leader failover costs them nothing). The last values are
-read (`last_entries`, a short pull consumer) at start and again after every reconnect or
-slow-consumer drop (`reload`). Both carry the stream sequence, so an older value never
+read (`last_entries`, a short pull consumer) at start and again after every reconnect,
+slow-consumer drop, or a value the leader's beat says was written but never came
+(`reload`; `subscribers.gaps`). Both carry the stream sequence, so an older value never
 replaces a newer one whatever the order they arrive in.
 """
 
@@ -89,6 +90,8 @@ class Mirror(Generic[M]):
         self._counts = counts
         self._epochs: dict[str, int] = {}
         self._seqs: dict[str, int] = {}
+        self.high = 0  # the highest stream sequence seen (reset by each load)
+        self._high_since_load = 0
         self._folded: dict[str, str] = {}  # upper-case key -> the key as written
 
     @property
@@ -126,8 +129,10 @@ class Mirror(Generic[M]):
                 await sub.unsubscribe()
 
     async def _load(self, pattern: str) -> None:
+        self._high_since_load = 0
         for entry in await last_entries(self.kv, pattern):
             await self._apply(entry)
+        self.high = self._high_since_load  # the load's, and what came live meanwhile
         self.loaded.set()
 
     async def _on_message(self, msg: Msg) -> None:
@@ -162,6 +167,8 @@ class Mirror(Generic[M]):
         data: bytes | None,
         written_at: float | None,
     ) -> None:
+        self.high = max(self.high, seq)
+        self._high_since_load = max(self._high_since_load, seq)
         if seq and seq <= self._seqs.get(key, 0):  # already have this or a newer one
             return
         if seq:

@@ -300,9 +300,9 @@ async def _wait_entry(kv: object, key: str) -> FundingRate:
 
 
 async def test_only_streamers_speak_on_the_leader_subject(secure_nats: SecureNats) -> None:
-    """`drift.<net>.leader` (the leader's heartbeat, heard by standby streamers): the
-    streamer user may publish and subscribe to it (a message goes round); an engine may
-    do neither (the server refuses both), and hears nothing."""
+    """`drift.<net>.leader` (the leader's heartbeat, heard by standby streamers and by
+    clients): the streamer user may publish and subscribe to it (a message goes round);
+    an engine may only listen (the server refuses its publish, which nobody hears)."""
     subject = f"drift.{NET}.leader"
     standby = await connect_as(secure_nats.urls["streamer"])
     leader = await connect_as(secure_nats.urls["streamer"])
@@ -310,13 +310,14 @@ async def test_only_streamers_speak_on_the_leader_subject(secure_nats: SecureNat
     engine = await connect_as(secure_nats.urls["engine"], errors)
     try:
         heard = await standby.subscribe(subject)
-        await standby.flush()  # subscribed before the engine's try
-        await engine.subscribe(subject)
-        await errors.wait_for(f'Subscription to "{subject}"')
+        listening = await engine.subscribe(subject)
+        await standby.flush()
+        await engine.flush()
         await engine.publish(subject, b"fake leader")
         await errors.wait_for(f'Publish to "{subject}"')
         await leader.publish(subject, b"beat")
         assert (await heard.next_msg(timeout=5)).data == b"beat"  # not the engine's
+        assert (await listening.next_msg(timeout=5)).data == b"beat"
     finally:
         await engine.close()
         await leader.close()
