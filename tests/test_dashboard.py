@@ -127,20 +127,22 @@ async def test_history_reads_past_a_thousand_messages(
     nc = await connect_nats(fresh_nats.url)
     js = nc.jetstream()
     # The history stream sources the bucket, which keeps one value per key: written back
-    # to back (2500 a second here) values are replaced before they are sourced. The
-    # streamer writes a key at most once a pass, passes 2 ms or more apart: so here a
-    # millisecond apart, into a bucket keeping 64 per key for margin.
+    # to back, values are replaced before they are sourced (a funding rate changes once
+    # an hour). So here into a bucket keeping 64 per key, 50 at a time, each batch
+    # sourced before the next (on a busy machine sourcing runs far behind the writes).
     spec = dataclasses.replace(bucket_specs()[FUNDING_BUCKET], history=64)
     kv = await ensure_bucket(js, spec)
     await ensure_stream(js, history_stream())
-    for i in range(2500):
-        await kv.put("local.SOL-PERP", encode(funding_rate(last_funding_rate=1_000_000 + i)))
-        await asyncio.sleep(0.001)
+    written = 0
 
     async def sourced() -> bool | None:
-        return True if (await js.stream_info(HISTORY_STREAM)).state.messages == 2500 else None
+        return True if (await js.stream_info(HISTORY_STREAM)).state.messages == written else None
 
-    await wait_until_async(sourced, within=30)  # sourcing runs behind the writes
+    for i in range(2500):
+        await kv.put("local.SOL-PERP", encode(funding_rate(last_funding_rate=1_000_000 + i)))
+        written += 1
+        if written % 50 == 0:
+            await wait_until_async(sourced, within=30)
     newest = funding_rate(last_funding_rate=1_000_000 + 2499)
     async with DriftStreamClient("local", nats_url=fresh_nats.url, name="dash") as client:
         points = await read_history(client, "SOL-PERP", hours=1)
