@@ -1,4 +1,5 @@
-"""Every wire name in one place: networks, subjects, service and KV key formats.
+"""Wire names: networks, subjects, the service, and the names inside them, validated
+(the KV keys built from them are `schemas.keys`).
 
 Subjects are `drift.<net>.<kind>[.<SYMBOL>]`; KV keys are `<net>[.<SYMBOL>]`, and presence
 keys `<net>.<engine>.<consumer_id>` (the old `<net>.<consumer_id>` is still read). Names
@@ -16,7 +17,7 @@ Drift's on-chain case (`USDC`, `wBTC`, `jitoSOL`), and readers match them case-i
 from __future__ import annotations
 
 import re
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from schemas.errors import SchemaError
 
@@ -37,31 +38,20 @@ __all__ = [
     "SPOT_TOKEN",
     "STATUS_TOKEN",
     "SUBJECT_ROOT",
-    "ConsumerKey",
     "Endpoint",
     "Network",
     "api_prefix",
     "api_subject",
     "api_wildcard",
-    "consumer_key",
-    "consumer_wildcard",
-    "engine_consumer_wildcard",
-    "fence_key",
     "funding_subject",
     "funding_wildcard",
-    "key_wildcard",
     "kv_subject",
-    "leader_key",
     "leader_subject",
-    "market_key",
     "market_subject",
     "market_wildcard",
-    "markets_key",
     "markets_subject",
     "network_wildcard",
-    "parse_consumer_key",
-    "parse_market_key",
-    "spot_key",
+    "preview",
     "spot_subject",
     "spot_wildcard",
     "status_subject",
@@ -107,7 +97,7 @@ _ENGINE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PREVIEW = 40
 
 
-def _show(value: object) -> str:
+def preview(value: object) -> str:
     """Repr of a rejected value, cut short so an error message never carries a payload."""
     text = repr(value)
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 3] + "..."
@@ -118,7 +108,7 @@ def validate_network(net: str) -> Network:
     for known in NETWORKS:
         if net == known:
             return known
-    raise SchemaError(f"unknown network {_show(net)}: expected one of {', '.join(NETWORKS)}")
+    raise SchemaError(f"unknown network {preview(net)}: expected one of {', '.join(NETWORKS)}")
 
 
 def _checked_symbol(symbol: str, kind: str) -> str:
@@ -126,7 +116,7 @@ def _checked_symbol(symbol: str, kind: str) -> str:
         raise SchemaError(f"{kind} symbol must be a str, got {type(symbol).__name__}")
     if _SYMBOL_RE.fullmatch(symbol) is None:
         raise SchemaError(
-            f"invalid {kind} symbol {_show(symbol)}: use 1-32 ASCII letters, digits, '-' or '_'"
+            f"invalid {kind} symbol {preview(symbol)}: use 1-32 ASCII letters, digits, '-' or '_'"
             " (no '.', '*', '>' or whitespace)"
         )
     return symbol
@@ -159,7 +149,8 @@ def validate_consumer_id(consumer_id: str) -> str:
         raise SchemaError(f"consumer id must be a str, got {type(consumer_id).__name__}")
     if _CONSUMER_ID_RE.fullmatch(consumer_id) is None:
         raise SchemaError(
-            f"invalid consumer id {_show(consumer_id)}: use 1-128 ASCII letters, digits, '-' or '_'"
+            f"invalid consumer id {preview(consumer_id)}: use 1-128 ASCII letters, digits,"
+            " '-' or '_'"
         )
     return consumer_id
 
@@ -174,7 +165,7 @@ def validate_engine(engine: str) -> str:
         raise SchemaError(f"engine must be a str, got {type(engine).__name__}")
     if _ENGINE_RE.fullmatch(engine) is None:
         raise SchemaError(
-            f"invalid engine {_show(engine)}: use 1-64 ASCII letters, digits, '-' or '_'"
+            f"invalid engine {preview(engine)}: use 1-64 ASCII letters, digits, '-' or '_'"
         )
     return engine
 
@@ -185,7 +176,7 @@ def validate_endpoint(endpoint: str) -> Endpoint:
         if endpoint == known:
             return known
     raise SchemaError(
-        f"unknown api endpoint {_show(endpoint)}: expected one of {', '.join(API_ENDPOINTS)}"
+        f"unknown api endpoint {preview(endpoint)}: expected one of {', '.join(API_ENDPOINTS)}"
     )
 
 
@@ -265,90 +256,3 @@ def network_wildcard(net: Network) -> str:
 def kv_subject(bucket: str, key: str) -> str:
     """`$KV.<bucket>.<key>`: the stream subject under a KV key (key may hold wildcards)."""
     return f"{KV_SUBJECT_PREFIX}.{bucket}.{key}"
-
-
-# KV keys ----------------------------------------------------------------------------------
-
-
-def market_key(net: Network, symbol: str) -> str:
-    """`<net>.<SYMBOL>`: key of a market in drift_funding and drift_prices."""
-    return f"{validate_network(net)}.{validate_symbol(symbol)}"
-
-
-def spot_key(net: Network, symbol: str) -> str:
-    """`<net>.<Symbol>`: key of a spot market in drift_spot (the symbol's case kept)."""
-    return f"{validate_network(net)}.{validate_spot_symbol(symbol)}"
-
-
-def markets_key(net: Network) -> str:
-    """`<net>`: key of the MarketList in drift_markets."""
-    return validate_network(net)
-
-
-def consumer_key(net: Network, engine: str, consumer_id: str) -> str:
-    """`<net>.<engine>.<consumer_id>`: a consumer's presence key in drift_consumers;
-    `engine` is its NATS user, the only one allowed to write it."""
-    return f"{validate_network(net)}.{validate_engine(engine)}.{validate_consumer_id(consumer_id)}"
-
-
-def consumer_wildcard(net: Network) -> str:
-    """`<net>.>`: every presence key of one network, in both forms (`<net>.<engine>.<id>`
-    and the old `<net>.<id>`)."""
-    return f"{validate_network(net)}.>"
-
-
-def engine_consumer_wildcard(engine: str) -> str:
-    """`*.<engine>.*`: one engine's presence keys on every network (what it may write)."""
-    return f"*.{validate_engine(engine)}.*"
-
-
-def leader_key(net: Network) -> str:
-    """`<net>`: the leader lease key in drift_leader."""
-    return validate_network(net)
-
-
-def fence_key(net: Network) -> str:
-    """`_fence.<net>.leader`: the WriteFence record of one network in each data bucket.
-
-    Three tokens, so no bucket's republish rule (`<net>.<SYMBOL>` or `<net>`) and no
-    reader's `<net>.*` filter matches it."""
-    return f"{FENCE_TOKEN}.{validate_network(net)}.{LEADER_TOKEN}"
-
-
-def key_wildcard(net: Network) -> str:
-    """`<net>.*`: every market key of one network, for watch/keys filters."""
-    return f"{validate_network(net)}.*"
-
-
-def _split_key(key: str) -> tuple[Network, str]:
-    if not isinstance(key, str) or key.count(".") != 1:
-        raise SchemaError(f"invalid KV key {_show(key)}: expected '<net>.<name>'")
-    net, name = key.split(".")
-    return validate_network(net), name
-
-
-def parse_market_key(key: str) -> tuple[Network, str]:
-    """Split a `<net>.<SYMBOL>` key into (network, symbol); SchemaError if malformed."""
-    net, symbol = _split_key(key)
-    return net, validate_symbol(symbol)
-
-
-class ConsumerKey(NamedTuple):
-    """A presence key, split. `engine` is None for the old `<net>.<consumer_id>` form."""
-
-    network: Network
-    engine: str | None
-    consumer_id: str
-
-
-def parse_consumer_key(key: str) -> ConsumerKey:
-    """Split a presence key, `<net>.<engine>.<consumer_id>` or the old `<net>.<consumer_id>`
-    (read for one more release); SchemaError if it is neither."""
-    parts = key.split(".") if isinstance(key, str) else []
-    if len(parts) not in (2, 3):
-        raise SchemaError(
-            f"invalid presence key {_show(key)}: expected '<net>.<engine>.<consumer_id>'"
-            " (or the old '<net>.<consumer_id>')"
-        )
-    engine = validate_engine(parts[1]) if len(parts) == 3 else None
-    return ConsumerKey(validate_network(parts[0]), engine, validate_consumer_id(parts[-1]))

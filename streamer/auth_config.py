@@ -22,7 +22,8 @@ from Crypto.Protocol.KDF import bcrypt
 from pydantic import SecretStr
 
 from schemas import SchemaError, validate_engine
-from streamer.auth import ROLES, Credentials, new_password, render_user
+from streamer.auth import ROLES, render_user
+from streamer.credentials import Credentials, new_password
 from streamer.nats_process import find_nats_server
 
 __all__ = [

@@ -31,7 +31,8 @@ from typing import Any, Protocol
 
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
-from schemas.subjects import Network, leader_key
+from schemas.keys import leader_key
+from schemas.subjects import Network
 from streamer.lease_machine import (
     BEAT_EVERY_S,
     DETECT_AFTER_S,

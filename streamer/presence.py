@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from nats.js.kv import KeyValue
 
-from schemas.subjects import Network, consumer_wildcard
+from schemas.keys import consumer_wildcard
+from schemas.subjects import Network
 from streamer.waits import raise_if_cancelled, wait_event
 from subscribers.buckets import last_entries
 

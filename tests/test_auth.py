@@ -41,19 +41,17 @@ from schemas import (
 from schemas.buckets import FUNDING_BUCKET, HEALTH_BUCKET, SPOT_BUCKET
 from schemas.subjects import Network
 from streamer.app import Streamer
-from streamer.auth import (
-    ROLES,
+from streamer.auth import ROLES, password_variable, render_authorization
+from streamer.auth_config import bcrypt_hash
+from streamer.buckets import ensure_buckets
+from streamer.credentials import (
     generate_credentials,
     new_password,
-    password_variable,
     read_credentials,
-    render_authorization,
     url_with_credentials,
     write_credentials,
     write_server_config,
 )
-from streamer.auth_config import bcrypt_hash
-from streamer.buckets import ensure_buckets
 from streamer.nats_server import NatsServer, find_nats_server
 from streamer.settings import Settings
 from streamer.source import DriftSource

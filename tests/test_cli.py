@@ -16,7 +16,7 @@ import pytest
 
 from localnet.server import LocalnetServer
 from streamer.app import Streamer
-from streamer.auth import read_credentials
+from streamer.credentials import read_credentials
 from streamer.nats_server import NatsServer
 from streamer.settings import Settings
 from streamer.source import DriftSource

@@ -25,7 +25,7 @@ from localnet.presets import preset
 from localnet.server import LocalnetServer
 from schemas import StreamerState
 from streamer.app import Streamer
-from streamer.auth import Credentials, url_with_credentials
+from streamer.credentials import Credentials, url_with_credentials
 from streamer.nats_process import PidFile
 from streamer.nats_server import NatsServer, find_nats_server
 from streamer.ports import free_port

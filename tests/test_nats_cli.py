@@ -49,15 +49,15 @@ from schemas import (
     parse_consumer_key,
 )
 from schemas.buckets import FUNDING_BUCKET, HISTORY_STREAM, history_stream
-from streamer.auth import (
-    ROLES,
+from streamer.auth import ROLES
+from streamer.commands.up import UP_ENGINES
+from streamer.credentials import (
     Credentials,
     generate_credentials,
     read_credentials,
     url_with_credentials,
     write_nats_contexts,
 )
-from streamer.commands.up import UP_ENGINES
 from tests.natscli_run import Result, Sandbox, natscli, pinned_version, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent

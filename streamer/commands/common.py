@@ -46,7 +46,7 @@ def settings_for(
     elif user is not None and "nats_url" not in given:
         local = LOCAL_AUTH_DIR / f"{user}.env"
         if local.is_file():
-            from streamer.auth import read_credentials
+            from streamer.credentials import read_credentials
 
             given["nats_url"] = read_credentials(local)
             source = str(local)

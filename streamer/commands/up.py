@@ -41,7 +41,7 @@ async def run(args: argparse.Namespace) -> None:
 async def _run(args: argparse.Namespace) -> None:
     from localnet.cli import describe, server_options
     from localnet.server import LocalnetServer
-    from streamer.auth import (
+    from streamer.credentials import (
         generate_credentials,
         url_with_credentials,
         write_credentials,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from streamer.auth import url_with_credentials
+from streamer.credentials import url_with_credentials
 from streamer.logs import hide_secrets
 
 __all__ = ["COMPOSE_SERVERS", "add_parser", "run"]
