@@ -346,7 +346,12 @@ async def populate(lab: Lab) -> list[int]:
     stubborn = await b.spawn(
         [sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, env={"PYTHONUNBUFFERED": "1"}
     )
-    escaper = await b.spawn(["sh", "-c", "setsid sleep 600 & echo $!"], stdout=subprocess.PIPE)
+    # the escaped sleep must not hold sh's stdout: asyncio's wait() waits for the pipe's
+    # end too, so it would hang whenever sh's exit is noticed after wait() is called
+    escaper = await b.spawn(
+        ["sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $!"],
+        stdout=subprocess.PIPE,
+    )
     assert stubborn.stdout is not None
     assert escaper.stdout is not None
     assert await stubborn.stdout.readline() == b"ready\n"
