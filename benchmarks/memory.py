@@ -1,6 +1,7 @@
 """Memory: the process-per-engine totals (from `rpc_load` runs without limits), what one
-more engine costs inside a process that already runs one, and the floor an engine
-process stands on (an interpreter and its imports, before any data).
+more engine costs inside a process that already runs one, the floor an engine process
+stands on (an interpreter and its imports, before any data), and an engine process at
+its first data.
 """
 
 from __future__ import annotations
@@ -8,27 +9,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import os
+import signal
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import close_legacy, legacy_client, pipeline
-from benchmarks.procs import rss_mb
+from benchmarks.procs import python, rss_mb
 from schemas import StreamerState
 from subscribers.client import DriftStreamClient
 
-__all__ = ["FLOORS", "memory_summary", "run_floor", "run_marginal_memory"]
+__all__ = [
+    "FLOORS",
+    "memory_summary",
+    "run_first_data_rss",
+    "run_floor",
+    "run_marginal_memory",
+]
 
 # What a fresh interpreter holds after these imports (each in a process of its own).
 FLOORS = {
     "Python alone": "",
     "+ pydantic and the wire models (schemas)": "import schemas",
-    "+ nats-py (which imports aiohttp)": "import schemas, nats",
-    "a streamer engine's imports (subscribers.client)": "import subscribers.client",
-    "the same, aiohttp blocked (nats-py's websocket transport is optional)": (
-        "import sys; sys.modules['aiohttp'] = None; import subscribers.client"
+    "+ nats-py as it imports itself (aiohttp, for its websocket transport)": (
+        "import schemas, nats"
     ),
+    "+ nats-py, its websocket transport deferred (subscribers.lean_imports)": (
+        "import schemas, subscribers.lean_imports"
+    ),
+    "a streamer engine's imports (subscribers.client)": "import subscribers.client",
     "a legacy engine's imports (driftpy's DriftClient)": "import driftpy.drift_client",
 }
 _PRINT_RSS = "print(next(l.split()[1] for l in open('/proc/self/status') if l[:6] == 'VmRSS:'))"
@@ -71,6 +83,26 @@ async def run_floor() -> dict[str, float]:
         out, _ = await proc.communicate()
         floors[label] = int(out) / 1024
     return floors
+
+
+async def run_first_data_rss(root: Path, runs: int = 3) -> dict[str, float]:
+    """MB of RSS of an engine process (`benchmarks.engine streamer`) once it has every
+    market's funding, with the streamer running: the median of `runs` processes."""
+    found: list[float] = []
+    async with pipeline(root) as (_, nats, _app):
+        for _ in range(runs):
+            proc = await python("benchmarks.engine", "streamer", "--nats-url", nats.url)
+            assert proc.stdout is not None
+            try:
+                async with asyncio.timeout(60):
+                    while "ready" not in json.loads(await proc.stdout.readline() or b"{}"):
+                        pass
+                found.append(rss_mb(proc.pid))
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                await proc.communicate()
+    return {"median_mb": statistics.median(found), "runs": float(runs)}
 
 
 async def run_marginal_memory(root: Path, engines: int = 10) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from benchmarks.first_data import run_first_data
 from benchmarks.hotpaths import profile_pass, summarize
 from benchmarks.latency import run_latency_intervals
 from benchmarks.math_cost import run_math_cost
-from benchmarks.memory import memory_summary, run_floor, run_marginal_memory
+from benchmarks.memory import memory_summary, run_first_data_rss, run_floor, run_marginal_memory
 from benchmarks.rpc_load import run_pair
 
 __all__ = ["SCENARIOS", "Plan"]
@@ -81,6 +81,7 @@ async def memory(plan: Plan, root: Path) -> dict[str, Any]:
         "memory_summary": memory_summary(runs),
         "marginal_memory": await run_marginal_memory(root, 3 if plan.quick else 10),
         "memory_floor": await run_floor(),
+        "engine_first_data_rss": await run_first_data_rss(root),
     }
 
 

@@ -167,4 +167,13 @@ def memory_section(results: dict[str, Any]) -> list[str]:
             *(f"| {label} | {mb:.1f} MB |" for label, mb in floor.items()),
             "",
         ]
+    first = results.get("engine_first_data_rss")
+    if first:
+        lines += [
+            f"- An engine process at its first data (`benchmarks.engine streamer`: every "
+            f"market's funding, the streamer running; median of {first['runs']:.0f}): "
+            f"{first['median_mb']:.1f} MB RSS (goal <= 36 MB): "
+            f"{met(first['median_mb'] <= 36)}.",
+            "",
+        ]
     return [*lines, "![Memory](benchmarks/memory.png)", ""]
