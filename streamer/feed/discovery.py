@@ -14,12 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import driftpy
-from anchorpy.coder.coder import Coder
-from anchorpy_core.idl import Idl
 from driftpy.addresses import (
     get_perp_market_public_key,
     get_spot_market_public_key,
@@ -33,29 +29,12 @@ from streamer.decode import variant
 from streamer.errors import SourceError
 from streamer.feed.rpc import RawAccount, RpcClient
 from streamer.feed.store import AccountStore
+from streamer.idl import decode_account
 
 __all__ = ["Catalog", "decode_account", "discover", "market_name", "parse_markets"]
 
 log = logging.getLogger("drift_stream.feed")
-_ACCOUNTS = Coder(
-    Idl.from_json((Path(driftpy.__path__[0]) / "idl" / "drift.json").read_text())
-).accounts
-_SIZES = {"State": 992, "PerpMarket": 1216, "SpotMarket": 776}
 _NO_ORACLE = str(Pubkey.default())
-
-
-def decode_account(kind: str, data: bytes) -> Any:
-    """A State, PerpMarket or SpotMarket account decoded with driftpy's IDL coder;
-    SourceError(kind="decode") when the bytes are not one."""
-    discriminator = _ACCOUNTS.acc_name_to_discriminator[kind]
-    if len(data) < _SIZES[kind] or data[:8] != discriminator:
-        raise SourceError(
-            f"not a {kind} account ({len(data)} bytes starting {data[:8].hex()})", kind="decode"
-        )
-    try:
-        return _ACCOUNTS.decode(data)
-    except Exception as exc:  # construct raises many types; all mean "does not decode"
-        raise SourceError(f"{kind} does not decode: {exc!r}"[:200], kind="decode") from exc
 
 
 def market_name(account: Any) -> str:
