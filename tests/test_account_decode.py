@@ -1,6 +1,6 @@
 """Our PerpMarket and SpotMarket decoder against driftpy's IDL coder (anchorpy), field by
 field: random accounts, bytes both refuse, every account of localnet's presets and of
-the mainnet fixtures."""
+the mainnet fixtures, and the market states computed from either decode."""
 
 from __future__ import annotations
 
@@ -21,11 +21,20 @@ from localnet.ledger import Ledger
 from localnet.markets import DriftMarkets
 from localnet.presets import PRESETS, preset
 from streamer.account_decode import PerpAccount, SpotAccount, decode_perp, decode_spot
-from streamer.decode import variant
+from streamer.decode import OracleReading, market_state, spot_state, variant
+from streamer.decoders import DECODERS
 from streamer.errors import SourceError
 from streamer.idl import SIZES, decode_account, discriminator
 from streamer.layout import LAYOUTS, Reader, size_of
-from tests.mainnet_fixtures import KINDS, load_accounts, market_oracle_pairs
+from streamer.math.types import OracleGuardRails
+from streamer.oracles import decode_oracle
+from tests.mainnet_fixtures import (
+    KINDS,
+    load_accounts,
+    market_oracle_pairs,
+    market_slot,
+    oracle_reading,
+)
 
 DECODE: dict[str, Callable[[bytes], PerpAccount | SpotAccount]] = {
     "PerpMarket": decode_perp,
@@ -36,6 +45,7 @@ ENUMS = {
     kind: [(path, f) for path, f in LAYOUTS[kind].fields.items() if f.variants]
     for kind in MARKET_KINDS
 }
+RAILS = OracleGuardRails()
 
 
 def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -101,9 +111,13 @@ def accounts(draw: DrawFn, kind: str) -> bytes:
 @given(st.data())
 def test_random_accounts_decode_as_anchorpy_decodes_them(data: st.DataObject) -> None:
     """Any bytes anchorpy decodes: every field of ours is anchorpy's (exact integers,
-    base58 keys, variant names)."""
+    base58 keys, variant names), and the anchorpy path (DRIFT_DECODER=anchorpy) gives an
+    equal account."""
     kind = data.draw(st.sampled_from(MARKET_KINDS))
-    assert _differences(kind, data.draw(accounts(kind))) == {}
+    raw = data.draw(accounts(kind))
+    assert _differences(kind, raw) == {}
+    anchorpy = DECODERS["anchorpy"]
+    assert DECODE[kind](raw) == (anchorpy.perp if kind == "PerpMarket" else anchorpy.spot)(raw)
 
 
 @settings(max_examples=100, deadline=None)
@@ -146,8 +160,8 @@ def test_another_accounts_discriminator_is_refused(kind: str) -> None:
             DECODE[kind](data)
 
 
-def _localnet_accounts() -> list[tuple[str, bytes]]:
-    """Every perp and spot market account of every localnet preset."""
+def _localnet_accounts() -> list[tuple[str, bytes, OracleReading | None]]:
+    """Every perp and spot market of every localnet preset, with its oracle's reading."""
     out = []
     for name in PRESETS:
         ledger = Ledger()
@@ -156,9 +170,13 @@ def _localnet_accounts() -> list[tuple[str, bytes]]:
             ("SpotMarket", v) for v in markets.spots
         ]
         for kind, view in views:
-            account = ledger.get(str(view.address))
+            account, oracle = ledger.get(str(view.address)), ledger.get(str(view.spec.oracle))
             assert account is not None
-            out.append((kind, account.data))
+            reading = None
+            if oracle is not None:
+                source = variant(view.spec.oracle_source)
+                reading = OracleReading(decode_oracle(source, oracle.data), oracle.slot)
+            out.append((kind, account.data, reading))
     return out
 
 
@@ -169,16 +187,48 @@ FIXTURES = market_oracle_pairs(load_accounts())
 def test_every_preset_and_fixture_account_decodes_as_anchorpy_decodes_it() -> None:
     """localnet's presets (both kinds, every market) and the real mainnet accounts in
     tests/fixtures/mainnet: field by field equal to anchorpy's decode."""
-    cases = [*LOCALNET, *((p.market.kind, p.market.data) for p in FIXTURES)]
+    cases = [(k, d) for k, d, _ in LOCALNET] + [(p.market.kind, p.market.data) for p in FIXTURES]
     assert {k for k, _ in cases} == set(MARKET_KINDS)
     assert len([k for k, d in cases if k == "PerpMarket"]) > 85
     problems = {i: d for i, (kind, data) in enumerate(cases) if (d := _differences(kind, data))}
     assert problems == {}
 
 
+def _now(account: PerpAccount | SpotAccount) -> int:
+    """Shortly after the market's newest TWAP or funding stamp (estimates get computed)."""
+    if isinstance(account, SpotAccount):
+        return 0
+    amm = account.market.amm
+    stamps = (amm.last_mark_price_twap_ts, amm.last_funding_rate_ts)
+    return max(*stamps, amm.historical_oracle_data.last_oracle_price_twap_ts) + 30
+
+
+def test_published_states_are_the_same_from_either_decode() -> None:
+    """`market_state` / `spot_state` of every preset and fixture account: from our decode
+    equal to those from anchorpy's (DRIFT_DECODER=anchorpy), most with prices."""
+    cases = [(k, d, r, 7) for k, d, r in LOCALNET] + [
+        (p.market.kind, p.market.data, oracle_reading(p), market_slot(p)) for p in FIXTURES
+    ]
+    anchorpy = DECODERS["anchorpy"]
+    priced = 0
+    for kind, data, reading, slot in cases:
+        if kind == "PerpMarket":
+            ours = decode_perp(data)
+            now = _now(ours)
+            state = market_state(ours, slot, reading, RAILS, now)
+            assert state == market_state(anchorpy.perp(data), slot, reading, RAILS, now)
+            priced += state.predicted_long is not None
+        else:
+            spot = decode_spot(data)
+            state_spot = spot_state(spot, slot, reading)
+            assert state_spot == spot_state(anchorpy.spot(data), slot, reading)
+            priced += state_spot.deposit_rate is not None
+    assert priced > len(cases) // 2
+
+
 def test_full_is_anchorpys_decode_of_the_same_bytes() -> None:
     """`full()` of our decode is driftpy's complete object: it encodes back to the bytes."""
-    for kind, data in LOCALNET[:3] + LOCALNET[-3:]:
+    for kind, data, _ in LOCALNET[:3] + LOCALNET[-3:]:
         full = DECODE[kind](data).full()
         assert codec.build(kind, full) == data[: SIZES[kind]]
 
