@@ -109,11 +109,10 @@ def _walk(
     """Add the fields (and their members, recursively) at `offset`; where they end."""
     for f in fields:
         path, idl_type = prefix + snake(f["name"]), f["type"]
-        definition = _definition(idl_type)
-        is_enum = definition is not None and definition["kind"] == "enum"
-        variants = _variants(definition) if is_enum and definition is not None else ()
+        definition = _definition(idl_type) or {"kind": None}
+        variants = _variants(definition) if definition["kind"] == "enum" else ()
         out[path] = Field(offset, size_of(idl_type), idl_type, variants)
-        if definition is not None and definition["kind"] == "struct":
+        if definition["kind"] == "struct":
             _walk(definition["fields"], offset, path + ".", out)
         offset += out[path].size
     return offset
