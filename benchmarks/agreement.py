@@ -25,6 +25,7 @@ from localnet.ledger import Ledger
 from localnet.markets import STATE_ADDRESS, DriftMarkets
 from localnet.presets import preset
 from localnet.simulation import MarketSimulator, SimulationConfig
+from streamer.account_decode import decode_perp
 from streamer.decode import OracleReading, guard_rails_of, market_state, variant
 from streamer.oracles import decode_oracle
 from tests.sdk_figures import SdkDriftClient
@@ -111,7 +112,7 @@ async def run_agreement(steps: int = 20) -> dict[str, Any]:
         decoded = codec.decode(account.data)
         source = view.spec.oracle_source
         reading = OracleReading(decode_oracle(variant(source), oracle.data), oracle.slot)
-        ours = market_state(decoded, account.slot, reading, rails, now)
+        ours = market_state(decode_perp(account.data), account.slot, reading, rails, now)
         mine = (
             None
             if ours.predicted_long is None or ours.bid_price is None or ours.ask_price is None

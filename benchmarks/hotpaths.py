@@ -1,31 +1,43 @@
-"""Where the streamer's time goes: cProfile over its hot paths.
+"""Where the streamer's time goes: cProfile over its hot paths, and account decoding.
 
 Two views. `profile_pass`: a streamer pass in this process (decode every market, build
 and encode the models; KV writes left out), timed and profiled on the mainnet preset.
 `summarize`: the profile of a whole streamer process (written by `python -m cProfile`
 while it served the fan-out), by package and by function: that one also counts what
-a pass does not (driftpy decoding websocket account updates, nats-py, asyncio).
+a pass does not (decoding websocket account updates, nats-py, asyncio).
+`decode_costs`: what decoding one market account update costs, our decoder and
+driftpy's side by side.
+
+.venv/bin/python -m benchmarks.hotpaths [--rounds 20]   # prints the decode table
 """
 
 from __future__ import annotations
 
+import argparse
 import builtins
 import cProfile
 import pstats
 import re
+import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import localnet
 from localnet import codec
-from localnet.server import LocalnetServer
+from localnet.ledger import Ledger
+from localnet.markets import DriftMarkets
+from localnet.presets import preset
+from streamer.decoders import DECODERS
+from streamer.idl import decode_account
 from streamer.publisher import Publisher
 from streamer.source import DriftSource
 from tests.fence_fakes import FakeFenceStream
 
-__all__ = ["account_decode_us", "profile_pass", "summarize"]
+__all__ = ["decode_costs", "decode_table", "main", "profile_pass", "summarize"]
 
 _SITE = re.compile(r"^.*/(site-packages|python3\.\d+)/")
 _C_OWNER = re.compile(r"(?:of '|built-in method )_?([A-Za-z]\w*)")
@@ -84,22 +96,68 @@ def summarize(path: Path, per: float, limit: int = 15) -> dict[str, Any]:
     }
 
 
-def account_decode_us(ln: LocalnetServer, rounds: int = 20) -> float:
-    """Microseconds to decode one PerpMarket account with driftpy's IDL coder (anchorpy
-    and construct), what driftpy's websocket subscriber does with every update."""
-    blobs = [codec.build("PerpMarket", view.account) for view in ln.markets.perps]
-    started = time.perf_counter()
-    for _ in range(rounds):
-        for blob in blobs:
-            codec.decode(blob)
-    return 1e6 * (time.perf_counter() - started) / (rounds * len(blobs))
+_KINDS = {"perp": "PerpMarket", "spot": "SpotMarket"}
+
+
+def decode_costs(markets: DriftMarkets, rounds: int = 20) -> dict[str, Any]:
+    """CPU microseconds per account to decode every PerpMarket and SpotMarket of
+    `markets`: by our decoder (`own`), by driftpy's IDL coder alone (`anchorpy`:
+    anchorpy over construct, what driftpy's websocket subscriber does with every
+    update), and by DRIFT_DECODER=anchorpy (`anchorpy_path`: that decode, then our
+    values taken out). Each is the median of `rounds` rounds that alternate between
+    the three, so machine noise hits all alike; `ratio` is own / anchorpy."""
+    blobs = {
+        "perp": [codec.build("PerpMarket", view.account) for view in markets.perps],
+        "spot": [codec.build("SpotMarket", view.account) for view in markets.spots],
+    }
+    sides: dict[str, dict[str, Callable[[bytes], Any]]] = {
+        "own": {"perp": DECODERS["own"].perp, "spot": DECODERS["own"].spot},
+        "anchorpy": {kind: partial(decode_account, name) for kind, name in _KINDS.items()},
+        "anchorpy_path": {"perp": DECODERS["anchorpy"].perp, "spot": DECODERS["anchorpy"].spot},
+    }
+    samples: dict[tuple[str, str], list[float]] = {(s, k): [] for s in sides for k in blobs}
+    for round_ in range(rounds + 1):  # the first round warms every side up, untimed
+        for side, decoders in sides.items():
+            for kind, decode in decoders.items():
+                started = time.process_time()
+                for blob in blobs[kind]:
+                    decode(blob)
+                if round_:
+                    spent = time.process_time() - started
+                    samples[side, kind].append(1e6 * spent / len(blobs[kind]))
+    out: dict[str, Any] = {"rounds": rounds, **{f"{k}_accounts": len(b) for k, b in blobs.items()}}
+    for (side, kind), values in samples.items():
+        out[f"{kind}_{side}_us"] = statistics.median(values)
+    for kind in blobs:
+        out[f"{kind}_ratio"] = out[f"{kind}_own_us"] / out[f"{kind}_anchorpy_us"]
+    return out
+
+
+def decode_table(costs: dict[str, Any]) -> str:
+    """`decode_costs` as a markdown table."""
+    rows = [
+        f"CPU per account decode, median of {costs['rounds']} alternating rounds over "
+        f"{costs['perp_accounts']} PerpMarket and {costs['spot_accounts']} SpotMarket "
+        "accounts (localnet mainnet preset):",
+        "",
+        "| account | ours | driftpy's IDL coder (anchorpy) | DRIFT_DECODER=anchorpy | "
+        "ours / anchorpy |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, name in _KINDS.items():
+        rows.append(
+            f"| {name} | {costs[f'{kind}_own_us']:.1f} us | "
+            f"{costs[f'{kind}_anchorpy_us']:.0f} us | {costs[f'{kind}_anchorpy_path_us']:.0f} us "
+            f"| {costs[f'{kind}_ratio']:.3f} ({1 / costs[f'{kind}_ratio']:.0f}x faster) |"
+        )
+    return "\n".join(rows)
 
 
 async def profile_pass(passes: int = 200) -> dict[str, Any]:
     """Timings of `passes` passes (alternately every market built, and none changed),
     then cProfile over `passes // 2` full passes."""
     async with localnet(limits=False) as ln:
-        decode_us = account_decode_us(ln)
+        decode = decode_costs(ln.markets)
         source = DriftSource(ln.url)
         await source.start()
         publisher = Publisher({b: FakeFenceStream(b) for b in _TTLS}, "local", _TTLS)
@@ -133,7 +191,8 @@ async def profile_pass(passes: int = 200) -> dict[str, Any]:
         "publish_all_ms_p50": ms["publish_all"],
         "publish_unchanged_ms_p50": ms["publish_one"],
         "us_per_market_decoded": 1000 * (ms["snapshot"] + ms["publish_all"]) / markets,
-        "account_decode_us": decode_us,
+        "account_decode_us": decode["perp_anchorpy_us"],
+        "decode": decode,
         "top": [
             {
                 "function": r["function"],
@@ -144,3 +203,14 @@ async def profile_pass(passes: int = 200) -> dict[str, Any]:
             for r in _rows(pstats.Stats(profiler), passes // 2, 12)
         ],
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CPU per market account decode, side by side")
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    print(decode_table(decode_costs(DriftMarkets(Ledger(), preset("mainnet")), args.rounds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,9 +2,10 @@
 
 A "market update" is what the streamer does when a perp market or its oracle changes:
 read the oracle account, then bid, ask, mark and the live funding estimate from the
-decoded market. Both sides start from the same driftpy-decoded PerpMarket accounts and
-raw oracle bytes of localnet's mainnet preset; rounds alternate between them so machine
-noise hits both alike, and the ratio is what to read.
+decoded market. Both sides start from the same PerpMarket accounts of localnet's mainnet
+preset, decoded ahead (ours by `streamer.account_decode`, driftpy's by its IDL coder),
+and the same raw oracle bytes; rounds alternate between them so machine noise hits both
+alike, and the ratio is what to read.
 
 .venv/bin/python -m benchmarks.math_cost [--rounds 30]   # prints a table
 """
@@ -25,6 +26,7 @@ from localnet import codec
 from localnet.ledger import Ledger
 from localnet.markets import STATE_ADDRESS, DriftMarkets
 from localnet.presets import preset
+from streamer.account_decode import PerpAccount, decode_perp
 from streamer.decode import OracleReading, guard_rails_of, market_state, variant
 from streamer.oracles import decode_oracle
 
@@ -41,7 +43,7 @@ def _run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("the coroutine suspended")
 
 
-def _inputs() -> tuple[list[tuple[Any, int, Any, bytes, int]], Any]:
+def _inputs() -> tuple[list[tuple[PerpAccount, Any, int, Any, bytes, int]], Any]:
     ledger = Ledger()
     markets = DriftMarkets(ledger, preset("mainnet"))
     rows = []
@@ -52,6 +54,7 @@ def _inputs() -> tuple[list[tuple[Any, int, Any, bytes, int]], Any]:
         assert oracle is not None
         rows.append(
             (
+                decode_perp(account.data),
                 codec.decode(account.data),
                 account.slot,
                 view.spec.oracle_source,
@@ -70,12 +73,12 @@ def run_math_cost(rounds: int = 30) -> dict[str, Any]:
     now = int(time.time())
 
     def ours() -> None:
-        for market, slot, source, data, oracle_slot in rows:
+        for market, _, slot, source, data, oracle_slot in rows:
             reading = OracleReading(decode_oracle(variant(source), data), oracle_slot)
             market_state(market, slot, reading, rails, now)
 
     def driftpy() -> None:
-        for market, _, source, data, _ in rows:
+        for _, market, _, source, data, _ in rows:
             oracle = driftpy_decode_oracle(data, source)
             # driftpy's repeg raises on some of localnet's markets (docs/LOCALNET.md); the
             # streamer on driftpy left their prices unknown, and so does this side.

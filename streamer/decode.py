@@ -1,10 +1,11 @@
-"""driftpy's decoded accounts -> the math's values -> market states.
+"""Decoded market accounts -> market states.
 
-driftpy is the decoder (anchorpy objects of Drift's IDL); everything derived from the
-accounts is computed by `streamer.math`, as Drift's SDK computes it, from the plain
-values `amm_of`, `perp_market_of`, `spot_market_of` and `guard_rails_of` take out.
-A derived value the math cannot produce (the SDK would throw: zero reserves, a
-division by zero) comes out None, never an exception.
+`market_state` and `spot_state` take the accounts `streamer.account_decode` decodes
+(or `streamer.decoders` converts from driftpy's objects): the math's values and what
+the published state adds. Everything derived from them is computed by `streamer.math`,
+as Drift's SDK computes it; the State's oracle guard rails come from driftpy's decoded
+State (`guard_rails_of`). A derived value the math cannot produce (the SDK would throw:
+zero reserves, a division by zero) comes out None, never an exception.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from driftpy.decode.utils import decode_name
-
+from streamer.account_decode import PerpAccount, SpotAccount
 from streamer.math.amm import calculate_bid_ask_price
 from streamer.math.funding import (
     calculate_long_short_funding_rate_and_live_twaps,
@@ -29,35 +29,19 @@ from streamer.math.spot import (
     calculate_utilization,
     get_token_amount,
 )
-from streamer.math.types import (
-    Amm,
-    HistoricalOracleData,
-    OracleGuardRails,
-    OraclePriceData,
-    PerpMarket,
-    SpotMarket,
-)
+from streamer.math.types import Amm, OracleGuardRails, OraclePriceData, PerpMarket
 from streamer.state import MarketState, SpotState
 
 __all__ = [
     "OracleReading",
-    "amm_of",
     "guard_rails_of",
     "market_state",
-    "perp_market_of",
-    "spot_market_of",
     "spot_state",
     "variant",
 ]
 
 log = logging.getLogger("drift_stream.decode")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-_HISTORICAL_FIELDS = tuple(HistoricalOracleData.__dataclass_fields__)
-_AMM_INT_FIELDS = tuple(
-    name
-    for name in Amm.__dataclass_fields__
-    if name not in ("oracle_source", "historical_oracle_data")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,49 +57,9 @@ def variant(value: object) -> str:
     return type(value).__name__
 
 
-def _snake(value: object) -> str:
-    """`MarketStatus.FundingPaused()` -> `funding_paused` (the wire's spelling)."""
-    return _CAMEL.sub("_", variant(value)).lower()
-
-
-def amm_of(amm: Any) -> Amm:
-    """The math's view of a decoded `PerpMarket.amm`."""
-    hist = amm.historical_oracle_data
-    return Amm(
-        oracle_source=variant(amm.oracle_source),
-        historical_oracle_data=HistoricalOracleData(
-            **{name: int(getattr(hist, name)) for name in _HISTORICAL_FIELDS}
-        ),
-        **{name: int(getattr(amm, name)) for name in _AMM_INT_FIELDS},
-    )
-
-
-def perp_market_of(market: Any) -> PerpMarket:
-    return PerpMarket(
-        market_index=int(market.market_index),
-        amm=amm_of(market.amm),
-        status=variant(market.status),
-        contract_type=variant(market.contract_type),
-        contract_tier=variant(market.contract_tier),
-    )
-
-
-def spot_market_of(spot: Any) -> SpotMarket:
-    return SpotMarket(
-        market_index=int(spot.market_index),
-        decimals=int(spot.decimals),
-        deposit_balance=int(spot.deposit_balance),
-        borrow_balance=int(spot.borrow_balance),
-        cumulative_deposit_interest=int(spot.cumulative_deposit_interest),
-        cumulative_borrow_interest=int(spot.cumulative_borrow_interest),
-        optimal_utilization=int(spot.optimal_utilization),
-        optimal_borrow_rate=int(spot.optimal_borrow_rate),
-        max_borrow_rate=int(spot.max_borrow_rate),
-        min_borrow_rate=int(spot.min_borrow_rate),
-        insurance_fund_total_factor=int(spot.insurance_fund.total_factor),
-        oracle_source=variant(spot.oracle_source),
-        status=variant(spot.status),
-    )
+def _snake(name: str) -> str:
+    """`FundingPaused` -> `funding_paused` (the wire's spelling of a variant)."""
+    return _CAMEL.sub("_", name).lower()
 
 
 def guard_rails_of(state: Any) -> OracleGuardRails:
@@ -135,8 +79,8 @@ def guard_rails_of(state: Any) -> OracleGuardRails:
     )
 
 
-def _symbol(name: Any) -> str:
-    return str(decode_name(name)).strip()
+def _symbol(name: bytes) -> str:
+    return name.decode("utf-8").strip()  # as driftpy's decode_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,31 +127,31 @@ def _next_funding_ts(amm: Amm) -> int | None:
 
 
 def market_state(
-    account: Any,
+    account: PerpAccount,
     market_slot: int,
     oracle: OracleReading | None,
     guard_rails: OracleGuardRails,
     now: int,
 ) -> MarketState:
     """Everything the streamer publishes of one decoded perp market, at unix time `now`."""
-    market = perp_market_of(account)
+    market = account.market
     amm = market.amm
     derived = _Derived() if oracle is None else _derive(market, oracle.data, guard_rails, now)
     return MarketState(
         market_index=market.market_index,
         symbol=_symbol(account.name).upper(),
-        status=_snake(account.status),
-        contract_type=_snake(account.contract_type),
-        oracle=str(account.amm.oracle),
+        status=_snake(market.status),
+        contract_type=_snake(market.contract_type),
+        oracle=account.oracle,
         oracle_source=amm.oracle_source,
         oracle_price=None if oracle is None else oracle.data.price,
         oracle_slot=None if oracle is None else oracle.slot,
-        last_funding_rate=int(account.amm.last_funding_rate),
-        last_funding_rate_long=int(account.amm.last_funding_rate_long),
-        last_funding_rate_short=int(account.amm.last_funding_rate_short),
+        last_funding_rate=account.last_funding_rate,
+        last_funding_rate_long=account.last_funding_rate_long,
+        last_funding_rate_short=account.last_funding_rate_short,
         last24h_avg_funding_rate=amm.last24h_avg_funding_rate,
         last_funding_rate_ts=amm.last_funding_rate_ts,
-        last_funding_oracle_twap=int(account.amm.last_funding_oracle_twap),
+        last_funding_oracle_twap=account.last_funding_oracle_twap,
         last_oracle_price_twap=amm.historical_oracle_data.last_oracle_price_twap,
         funding_period=amm.funding_period,
         base_asset_amount_long=amm.base_asset_amount_long,
@@ -228,9 +172,9 @@ def market_state(
     )
 
 
-def spot_state(account: Any, market_slot: int, oracle: OracleReading | None) -> SpotState:
+def spot_state(account: SpotAccount, market_slot: int, oracle: OracleReading | None) -> SpotState:
     """Everything the streamer publishes of one decoded spot market."""
-    spot = spot_market_of(account)
+    spot = account.market
     try:
         utilization: int | None = calculate_utilization(spot)
         borrow_rate: int | None = calculate_borrow_rate(spot, utilization=utilization)
@@ -241,9 +185,9 @@ def spot_state(account: Any, market_slot: int, oracle: OracleReading | None) -> 
     return SpotState(
         market_index=spot.market_index,
         symbol=_symbol(account.name),
-        status=_snake(account.status),
+        status=_snake(spot.status),
         decimals=spot.decimals,
-        oracle=str(account.oracle),
+        oracle=account.oracle,
         oracle_source=spot.oracle_source,
         oracle_price=None if oracle is None else oracle.data.price,
         oracle_slot=None if oracle is None else oracle.slot,

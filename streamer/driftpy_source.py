@@ -1,8 +1,9 @@
 """The Drift side over a driftpy `DriftClient`: read-only, supervised, decoded into
-`MarketState`s. The adapter's legacy path (`_using_singleton=False`) uses it; the
-streamer uses `streamer.source.DriftSource`, which works on any provider. Foreign
-errors are converted where they enter: every failure is a `SourceError` whose `kind`
-says what happened (`rpc_429`, `rpc`, `ws`, `timeout`, `decode`).
+`MarketState`s (driftpy's decoded markets converted by `streamer.decoders`). The
+adapter's legacy path (`_using_singleton=False`) uses it; the streamer uses
+`streamer.source.DriftSource`, which works on any provider. Foreign errors are
+converted where they enter: every failure is a `SourceError` whose `kind` says what
+happened (`rpc_429`, `rpc`, `ws`, `timeout`, `decode`).
 
 driftpy prints its errors and never notices a quiet feed, so the source watches slots
 on a websocket of its own: `check()` raises `SourceStaleError` when no new slot arrived
@@ -15,7 +16,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from driftpy.account_subscription_config import AccountSubscriptionConfig
 from driftpy.accounts.bulk_account_loader import BulkAccountLoader
@@ -26,6 +28,7 @@ from solana.rpc.commitment import Confirmed
 from solders.keypair import Keypair
 
 from streamer.decode import guard_rails_of
+from streamer.decoders import perp_account_of, spot_account_of
 from streamer.errors import NotReadyError, SourceStaleError
 from streamer.oracle_book import OracleBook
 from streamer.redact import redact_url
@@ -38,6 +41,18 @@ __all__ = ["DriftpySource"]
 
 log = logging.getLogger("drift_stream.source")
 _SUBSCRIBE_TIMEOUT = 60.0
+T = TypeVar("T")
+
+
+def _converted(held: dict[int, tuple[Any, Any]], data: Any, convert: Callable[[Any], T]) -> T:
+    """`convert(data)` once per driftpy object (driftpy decodes a new one for every
+    update), so an unchanged market costs a lookup and keeps its computed state."""
+    index = int(data.market_index)
+    last = held.get(index)
+    if last is None or last[0] is not data:
+        last = held[index] = (data, convert(data))
+    value: T = last[1]
+    return value
 
 
 class DriftpySource:
@@ -61,6 +76,7 @@ class DriftpySource:
         self._loader: BulkAccountLoader | None = None
         self._slots = SlotWatch(get_ws_url(rpc_url))
         self._pass = StatePass()
+        self._held: tuple[dict[int, tuple[Any, Any]], dict[int, tuple[Any, Any]]] = ({}, {})
         # Set whenever driftpy stores a new perp market or oracle account (websocket
         # mode): the publisher wakes on it instead of waiting for its next timed pass.
         self.changed = asyncio.Event()
@@ -96,6 +112,7 @@ class DriftpySource:
         self._client = client
         self._oracles = oracles
         self._pass.clear()
+        self._held = ({}, {})
         if self.mode is SourceMode.WEBSOCKET:
             self._hook_updates(client)
             self._slots.start(slot)
@@ -184,9 +201,10 @@ class DriftpySource:
         named = [str(ds.data.amm.oracle) for ds in perps] + [str(ds.data.oracle) for ds in spots]
         if book.missing(named):
             await book.ensure(named)
+        held_perps, held_spots = self._held
         markets, spot_states = self._pass.run(
-            ((ds.data, ds.slot) for ds in perps),
-            ((ds.data, ds.slot) for ds in spots),
+            ((_converted(held_perps, ds.data, perp_account_of), ds.slot) for ds in perps),
+            ((_converted(held_spots, ds.data, spot_account_of), ds.slot) for ds in spots),
             book.reading,
             rails,
             now,

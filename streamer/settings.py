@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamer.redact import redact, redact_url
+from streamer.source_types import DecoderName
 
 __all__ = ["Settings"]
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     write_journal: str | None = Field(
         None, max_length=4096, validation_alias=_env("DRIFT_WRITE_JOURNAL")
     )
+    # Market accounts decoded by our decoder, or by driftpy's IDL coder (anchorpy): the
+    # same values either way, the second kept to measure side by side.
+    decoder: DecoderName = Field("own", validation_alias=_env("DRIFT_DECODER"))
     # 3 on a 3-node cluster: every bucket survives the loss of any one node.
     kv_replicas: int = Field(1, ge=1, le=5, validation_alias=_env("DRIFT_KV_REPLICAS"))
 

@@ -1,8 +1,8 @@
 """What the streamer depends on from the Drift side: `MarketSource` and its values.
 
 `streamer.source.DriftSource` implements it over any Solana RPC provider (our own
-transport, driftpy's decoder); `streamer.driftpy_source.DriftpySource` over a driftpy
-`DriftClient` (the adapter's legacy path). Unit tests may use a fake.
+transport; our decoder or driftpy's, `DecoderName`); `streamer.driftpy_source.DriftpySource`
+over a driftpy `DriftClient` (the adapter's legacy path). Unit tests may use a fake.
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from streamer.state import MarketState, SpotState
 
-__all__ = ["MarketSource", "SourceHealth", "SourceMode", "SourceSnapshot"]
+__all__ = ["DecoderName", "MarketSource", "SourceHealth", "SourceMode", "SourceSnapshot"]
+
+DecoderName = Literal["own", "anchorpy"]
+"""Which decoder turns market account bytes into values (`streamer.decoders`)."""
 
 
 class SourceMode(enum.StrEnum):

@@ -1,10 +1,10 @@
 """One publishing pass: decoded accounts in, `MarketState`s and `SpotState`s out.
 
-Both sources hand their decoded markets (with the slot of each version) and an oracle
-lookup to `StatePass.run`. A market's state is computed again only when one of its
-inputs changed: `StateMemo` keeps last pass's inputs and result per market, so an
-unchanged market at the same second costs a comparison. One account that does not
-compute is logged and left out; it never hides the others.
+Both sources hand their decoded markets (`PerpAccount`s and `SpotAccount`s, with the
+slot of each version) and an oracle lookup to `StatePass.run`. A market's state is
+computed again only when one of its inputs changed: the pass keeps last pass's inputs
+and result per market, so an unchanged market at the same second costs a comparison.
+One account that does not compute is logged and left out; it never hides the others.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from streamer.decode import OracleReading, market_state, spot_state, variant
+from streamer.account_decode import PerpAccount, SpotAccount
+from streamer.decode import OracleReading, market_state, spot_state
 from streamer.math.types import OracleGuardRails
 from streamer.state import MarketState, SpotState
 
@@ -41,8 +42,8 @@ class StatePass:
 
     def run(
         self,
-        perps: Iterable[tuple[Any, int]],
-        spots: Iterable[tuple[Any, int]],
+        perps: Iterable[tuple[PerpAccount, int]],
+        spots: Iterable[tuple[SpotAccount, int]],
         reading: Reading,
         rails: OracleGuardRails,
         now: int,
@@ -52,21 +53,20 @@ class StatePass:
         markets: list[MarketState] = []
         for account, slot in perps:
             try:
-                oracle = reading(str(account.amm.oracle), variant(account.amm.oracle_source))
+                oracle = reading(account.oracle, account.oracle_source)
                 inputs = (account, slot, oracle, rails, now)
                 key = ("perp", account.market_index)
                 markets.append(self._cached(memo, key, inputs, market_state))
             except Exception as exc:  # one broken account must not hide the others
-                log.warning("market %s skipped: %r", getattr(account, "market_index", "?"), exc)
+                log.warning("market %s skipped: %r", account.market_index, exc)
         spot_states: list[SpotState] = []
-        for account, slot in spots:
+        for spot, slot in spots:
             try:
-                oracle = reading(str(account.oracle), variant(account.oracle_source))
-                key = ("spot", account.market_index)
-                spot_states.append(self._cached(memo, key, (account, slot, oracle), spot_state))
+                oracle = reading(spot.oracle, spot.oracle_source)
+                key = ("spot", spot.market_index)
+                spot_states.append(self._cached(memo, key, (spot, slot, oracle), spot_state))
             except Exception as exc:
-                index = getattr(account, "market_index", "?")
-                log.warning("spot market %s skipped: %r", index, exc)
+                log.warning("spot market %s skipped: %r", spot.market_index, exc)
         # Only this pass's entries are kept: the memo never outgrows the market count.
         self._memo = memo
         markets.sort(key=lambda m: m.market_index)

@@ -6,7 +6,8 @@
 path and commit its bytes came from, and what that test says about slot, `now` and the
 oracle). `load_accounts` reads and checks every file; `market_oracle_pairs` joins each
 market to the oracle it names (None when that oracle is not kept) and the source it
-reads it with. The folder's README.md says where each account came from.
+reads it with; `market_slot` and `oracle_reading` give a pair's slot and oracle as the
+streamer reads them. The folder's README.md says where each account came from.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from solders.pubkey import Pubkey
 
 from localnet.codec import decode
 from localnet.ledger import Account
+from streamer.decode import OracleReading, variant
+from streamer.oracles import decode_oracle
 
 __all__ = [
     "FIXTURES",
@@ -43,6 +46,8 @@ __all__ = [
     "load_accounts",
     "load_manifest",
     "market_oracle_pairs",
+    "market_slot",
+    "oracle_reading",
     "rent_exempt_lamports",
 ]
 
@@ -241,3 +246,16 @@ def market_oracle_pairs(accounts: Mapping[str, FixtureAccount]) -> list[MarketOr
             oracle = accounts.get(str(oracle_pubkey))
             pairs.append(MarketOracle(account, oracle_pubkey, oracle, source))
     return pairs
+
+
+def market_slot(pair: MarketOracle) -> int:
+    """The slot a market's bytes are of, as its provenance states (0 if unknown)."""
+    return pair.market.provenance.data_slot or pair.market.provenance.source_slot or 0
+
+
+def oracle_reading(pair: MarketOracle) -> OracleReading | None:
+    """The market's oracle decoded as the streamer reads it; None when it is not kept."""
+    if pair.oracle is None:
+        return None
+    slot = pair.oracle.provenance.data_slot or 0
+    return OracleReading(decode_oracle(variant(pair.source), pair.oracle.data), slot)

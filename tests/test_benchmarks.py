@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.hotpaths import decode_costs, decode_table
 from benchmarks.latency import percentiles
 from benchmarks.math_cost import run_math_cost
 from benchmarks.report import write_report
+from localnet.ledger import Ledger
+from localnet.markets import DriftMarkets
+from localnet.presets import preset
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -143,3 +147,19 @@ def test_math_cost_measures_both_sides_and_reports_them(tmp_path: Path) -> None:
     text = write_report({**_results(), "math_cost": result}, tmp_path, "x").read_text()
     assert "## Math cost: the SDK's rules against driftpy's math" in text
     assert f"{result['ours_us_per_market']:.1f} us | {result['ratio']:.2f} |" in text
+
+
+def test_decode_costs_time_both_decoders_and_report_them(tmp_path: Path) -> None:
+    """A short real run times our decoder and driftpy's over every market account of
+    the small preset; the table and the report show both."""
+    costs = decode_costs(DriftMarkets(Ledger(), preset("small")), rounds=2)
+    for kind in ("perp", "spot"):
+        assert costs[f"{kind}_accounts"] > 0
+        assert 0 < costs[f"{kind}_own_us"] < costs[f"{kind}_anchorpy_us"]
+        assert costs[f"{kind}_own_us"] < costs[f"{kind}_anchorpy_path_us"]
+        assert costs[f"{kind}_ratio"] == costs[f"{kind}_own_us"] / costs[f"{kind}_anchorpy_us"]
+    assert f"| PerpMarket | {costs['perp_own_us']:.1f} us |" in decode_table(costs)
+    results = _results()
+    results["profile"]["decode"] = costs
+    text = write_report(results, tmp_path, "x").read_text()
+    assert f"a PerpMarket in {costs['perp_own_us']:.1f} us by our decoder" in text

@@ -7,10 +7,16 @@ import base64
 from typing import Any
 
 from localnet.markets import STATE_ADDRESS
-from streamer.decode import OracleReading, guard_rails_of, market_state, spot_state, variant
+from streamer.account_decode import decode_perp, decode_spot
+from streamer.decode import guard_rails_of, market_state, spot_state, variant
 from streamer.models import funding_rate, market_snapshot, spot_snapshot
-from streamer.oracles import decode_oracle
-from tests.mainnet_fixtures import MarketOracle, load_accounts, market_oracle_pairs
+from tests.mainnet_fixtures import (
+    MarketOracle,
+    load_accounts,
+    market_oracle_pairs,
+    market_slot,
+    oracle_reading,
+)
 from tests.sdk_figures import (
     SdkDriftClient,
     model_differences,
@@ -32,17 +38,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _slot(pair: MarketOracle) -> int:
-    return pair.market.provenance.data_slot or pair.market.provenance.source_slot or 0
-
-
-def _reading(pair: MarketOracle) -> OracleReading | None:
-    if pair.oracle is None:
-        return None
-    slot = pair.oracle.provenance.data_slot or 0
-    return OracleReading(decode_oracle(variant(pair.source), pair.oracle.data), slot)
-
-
 def _nows(pair: MarketOracle) -> list[int]:
     amm = pair.market.decoded.amm
     newest = max(
@@ -60,7 +55,7 @@ def _perp_item(pair: MarketOracle, now: int) -> dict[str, Any]:
         "oracle_source": variant(pair.source),
         "state": _b64(STATE.data),
         "now": now,
-        "market_slot": _slot(pair),
+        "market_slot": market_slot(pair),
         "oracle_slot": None if pair.oracle is None else pair.oracle.provenance.data_slot,
     }
 
@@ -91,7 +86,7 @@ async def test_mainnet_markets_equal_the_sdk() -> None:
                     "market": _b64(p.market.data),
                     "oracle": None if p.oracle is None else _b64(p.oracle.data),
                     "oracle_source": variant(p.source),
-                    "market_slot": _slot(p),
+                    "market_slot": market_slot(p),
                     "oracle_slot": None,
                 }
                 for p in spots
@@ -100,7 +95,8 @@ async def test_mainnet_markets_equal_the_sdk() -> None:
     problems: list[str] = []
     priced = 0
     for (pair, now), fig in zip(perps, figures["perps"], strict=True):
-        ours = market_state(pair.market.decoded, _slot(pair), _reading(pair), RAILS, now)
+        market = decode_perp(pair.market.data)
+        ours = market_state(market, market_slot(pair), oracle_reading(pair), RAILS, now)
         theirs = perp_state_of(fig, ours, now)
         where = f"{ours.symbol} at now={now}"
         problems += [f"{where}: {d}" for d in state_differences(ours, theirs)]
@@ -110,7 +106,9 @@ async def test_mainnet_markets_equal_the_sdk() -> None:
             problems += [f"{where} {build.__name__}: {d}" for d in model_differences(a, b)]
         priced += ours.bid_price is not None and ours.predicted_long is not None
     for pair, fig in zip(spots, figures["spots"], strict=True):
-        ours_spot = spot_state(pair.market.decoded, _slot(pair), _reading(pair))
+        ours_spot = spot_state(
+            decode_spot(pair.market.data), market_slot(pair), oracle_reading(pair)
+        )
         theirs_spot = spot_state_of(fig, ours_spot)
         problems += [f"{ours_spot.symbol}: {d}" for d in state_differences(ours_spot, theirs_spot)]
         published = spot_snapshot(ours_spot, network="mainnet", slot=1, ts=0, epoch=1)

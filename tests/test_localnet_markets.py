@@ -26,7 +26,8 @@ from localnet.markets import STATE_ADDRESS, DriftMarkets, PerpView
 from localnet.mm_oracle import MM_MODES
 from localnet.presets import preset
 from localnet.simulation import MarketSimulator, SimulationConfig
-from streamer.decode import guard_rails_of, perp_market_of, variant
+from streamer.decode import guard_rails_of, variant
+from streamer.decoders import perp_market_of
 from streamer.math.amm import calculate_bid_ask_price
 from streamer.math.oracle import get_mm_oracle_price_data
 from streamer.math.types import MMOraclePriceData, OraclePriceData, PerpMarket

@@ -21,6 +21,7 @@ def test_defaults_match_design() -> None:
     assert s.cache_ttl_spot == 30
     assert (s.max_retries, s.retry_backoff, s.backoff_cap_s) == (5, 2.0, 30.0)
     assert s.nats_url.get_secret_value() == "nats://127.0.0.1:4222"
+    assert s.decoder == "own"
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,8 +30,10 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("DRIFT_CACHE_TTL_FUNDING", "12")
     monkeypatch.setenv("DRIFT_CACHE_TTL_SPOT", "45")
     monkeypatch.setenv("NATS_URL", "nats://u:pw@10.0.0.1:4222")
+    monkeypatch.setenv("DRIFT_DECODER", "anchorpy")
     s = Settings()
     assert s.network == "devnet"
+    assert s.decoder == "anchorpy"
     assert s.cache_ttl_funding == 12
     assert s.cache_ttl_spot == 45
     with pytest.raises(ValidationError):
@@ -46,6 +49,7 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
         ("DRIFT_BACKOFF_CAP", "60"),
         ("DRIFT_RPC_URL", "not a url"),
         ("DRIFT_MAX_RETRIES", "many"),
+        ("DRIFT_DECODER", "construct"),
     ],
 )
 def test_bad_values_are_clear_errors(

@@ -3,6 +3,7 @@ RPC, refetch after a reconnect, 429s, staleness, market subsets, polling mode.""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -12,7 +13,13 @@ from localnet.server import LocalnetServer
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
 from streamer.feed.pacing import PacingConfig
 from streamer.source import DriftSource, SourceMode
+from streamer.state import MarketState, SpotState
 from tests.drift_clients import followed_accounts, wait_until
+
+
+def _unslotted(states: tuple[MarketState, ...] | tuple[SpotState, ...]) -> list[object]:
+    """The states with the slots their accounts were read at left out."""
+    return [dataclasses.replace(s, market_slot=0, oracle_slot=0) for s in states]
 
 
 def _faults(**fields: object) -> FaultRequest:
@@ -200,3 +207,23 @@ async def test_polling_mode_goes_stale_under_429s_and_recovers(localnet: Localne
         assert source.health().polling_alive is True
     finally:
         await source.stop()
+
+
+async def test_either_decoder_gives_the_same_snapshot(localnet_mainnet: LocalnetServer) -> None:
+    """DRIFT_DECODER=own and =anchorpy on the same localnet: equal snapshots, every perp
+    and spot market, priced; so what is published does not depend on the decoder."""
+    sources = [DriftSource(localnet_mainnet.url, decoder=name) for name in ("own", "anchorpy")]
+    now = int(time.time())
+    try:
+        for source in sources:
+            await source.start()
+        own, anchorpy = [await source.snapshot(now) for source in sources]
+    finally:
+        for source in sources:
+            await source.stop()
+    # the sources read a moment apart: only the slots an account was read at may differ
+    assert _unslotted(own.markets) == _unslotted(anchorpy.markets)
+    assert _unslotted(own.spots) == _unslotted(anchorpy.spots)
+    assert len(own.markets) == len(localnet_mainnet.markets.perps)
+    assert len(own.spots) == len(localnet_mainnet.markets.spots)
+    assert all(m.predicted_long is not None for m in own.markets)

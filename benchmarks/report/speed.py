@@ -155,7 +155,16 @@ def cost_section(results: dict[str, Any]) -> list[str]:
             f" Before a pass, driftpy's websocket subscriber decodes every account update "
             f"with the IDL coder (anchorpy, construct): {p['account_decode_us']:.0f} us per "
             "PerpMarket account."
-            if "account_decode_us" in p
+            if "account_decode_us" in p and "decode" not in p
+            else ""
+        )
+        + (
+            f" Before a pass, each account update is decoded: a PerpMarket in "
+            f"{p['decode']['perp_own_us']:.1f} us by our decoder, "
+            f"{p['decode']['perp_anchorpy_us']:.0f} us by driftpy's IDL coder (anchorpy, "
+            f"construct); a SpotMarket in {p['decode']['spot_own_us']:.1f} us against "
+            f"{p['decode']['spot_anchorpy_us']:.0f} us (`python -m benchmarks.hotpaths`)."
+            if "decode" in p
             else ""
         )
         + " cProfile of full passes (own time per pass):",
@@ -170,7 +179,7 @@ def cost_section(results: dict[str, Any]) -> list[str]:
         "",
     ]
     f = results.get("fanout", {})
-    if "account_decode_us" in p and "cpu_per_market_update_us" in f:
+    if "account_decode_us" in p and "decode" not in p and "cpu_per_market_update_us" in f:
         decode, share = (
             p["account_decode_us"],
             100 * p["account_decode_us"] / f["cpu_per_market_update_us"],

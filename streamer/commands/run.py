@@ -42,6 +42,7 @@ async def run_streamer(
             pacing=pacing,
             max_keys=settings.rpc_max_keys,
             subscriptions_per_socket=settings.ws_max_subscriptions,
+            decoder=settings.decoder,
         ),
         instance_id=args.instance_id,
         grace_s=args.grace,

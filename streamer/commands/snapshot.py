@@ -26,10 +26,11 @@ from driftpy.constants.config import DRIFT_PROGRAM_ID
 from schemas.snapshot import ManifestEntry, SnapshotManifest
 from streamer.commands.snapshot_files import account_kind, write_snapshot
 from streamer.errors import SourceError
-from streamer.feed.discovery import decode_account, discover, market_name, parse_markets
+from streamer.feed.discovery import discover, market_name, parse_markets
 from streamer.feed.pacing import PacingConfig
 from streamer.feed.rpc import RawAccount, RpcClient
 from streamer.feed.store import AccountStore
+from streamer.idl import decode_account
 from streamer.redact import redact_url
 
 __all__ = ["capture", "run"]

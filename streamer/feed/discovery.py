@@ -14,12 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import driftpy
-from anchorpy.coder.coder import Coder
-from anchorpy_core.idl import Idl
 from driftpy.addresses import (
     get_perp_market_public_key,
     get_spot_market_public_key,
@@ -29,37 +25,22 @@ from driftpy.constants.config import DRIFT_PROGRAM_ID
 from driftpy.decode.utils import decode_name
 from solders.pubkey import Pubkey
 
-from streamer.decode import variant
+from streamer.account_decode import PerpAccount, SpotAccount
+from streamer.decoders import DECODERS, Decoders
 from streamer.errors import SourceError
 from streamer.feed.rpc import RawAccount, RpcClient
 from streamer.feed.store import AccountStore
+from streamer.idl import decode_account
 
-__all__ = ["Catalog", "decode_account", "discover", "market_name", "parse_markets"]
+__all__ = ["Catalog", "discover", "market_name", "oracle_keys", "parse_markets"]
 
 log = logging.getLogger("drift_stream.feed")
-_ACCOUNTS = Coder(
-    Idl.from_json((Path(driftpy.__path__[0]) / "idl" / "drift.json").read_text())
-).accounts
-_SIZES = {"State": 992, "PerpMarket": 1216, "SpotMarket": 776}
 _NO_ORACLE = str(Pubkey.default())
 
 
-def decode_account(kind: str, data: bytes) -> Any:
-    """A State, PerpMarket or SpotMarket account decoded with driftpy's IDL coder;
-    SourceError(kind="decode") when the bytes are not one."""
-    discriminator = _ACCOUNTS.acc_name_to_discriminator[kind]
-    if len(data) < _SIZES[kind] or data[:8] != discriminator:
-        raise SourceError(
-            f"not a {kind} account ({len(data)} bytes starting {data[:8].hex()})", kind="decode"
-        )
-    try:
-        return _ACCOUNTS.decode(data)
-    except Exception as exc:  # construct raises many types; all mean "does not decode"
-        raise SourceError(f"{kind} does not decode: {exc!r}"[:200], kind="decode") from exc
-
-
 def market_name(account: Any) -> str:
-    """A market's name as the streamer publishes it (Drift stores 32 padded bytes)."""
+    """A market's name as the streamer publishes it (Drift stores 32 padded bytes), of
+    a decoded account: ours or driftpy's."""
     return str(decode_name(account.name)).strip()
 
 
@@ -100,13 +81,9 @@ class Catalog:
         return f"unknown markets {', '.join(self.unknown)}; valid: {', '.join(self.valid)}"
 
 
-def oracle_keys(markets: Iterable[Any]) -> list[str]:
+def oracle_keys(markets: Iterable[PerpAccount | SpotAccount]) -> list[str]:
     """The oracle accounts these decoded perp/spot markets read (QuoteAsset has none)."""
-    keys: list[str] = []
-    for market in markets:
-        holder = market.amm if hasattr(market, "amm") else market
-        if variant(holder.oracle_source) != "QuoteAsset" and str(holder.oracle) != _NO_ORACLE:
-            keys.append(str(holder.oracle))
+    keys = [m.oracle for m in markets if m.oracle_source != "QuoteAsset" and m.oracle != _NO_ORACLE]
     return list(dict.fromkeys(keys))
 
 
@@ -117,13 +94,15 @@ async def discover(
     program_id: Pubkey = DRIFT_PROGRAM_ID,
     seen: dict[str, tuple[RawAccount, int]] | None = None,
     before_read: Callable[[list[str]], Awaitable[None]] | None = None,
+    decoders: Decoders = DECODERS["own"],
 ) -> Catalog:
     """Read State and every market it counts into `store`; the catalog to follow.
 
     `seen`, when given, receives every account read as the RPC returned it. With every
     market wanted, `before_read(keys)` (subscribing them) is awaited before State and
     the markets are read, and the catalog's `fresh` names them: no update can fall
-    between that read and the subscription, so they need no second read."""
+    between that read and the subscription, so they need no second read. Markets are
+    decoded with `decoders`; one that does not decode is skipped."""
     seen = {} if seen is None else seen
     state_key = str(get_state_public_key(program_id))
     raw, slot = await rpc.get_account(state_key)
@@ -152,9 +131,13 @@ async def discover(
         assert state_raw is not None
         store.put(state_key, state_slot, state_raw.data)
         seen[state_key] = (state_raw, state_slot)
-    perps: dict[int, tuple[str, Any]] = {}
-    spots: dict[int, tuple[str, Any]] = {}
+    perps: dict[int, tuple[str, PerpAccount | SpotAccount]] = {}
+    spots: dict[int, tuple[str, PerpAccount | SpotAccount]] = {}
     skipped: list[str] = []
+    decode: dict[str, Callable[[bytes], PerpAccount | SpotAccount]] = {
+        "PerpMarket": decoders.perp,
+        "SpotMarket": decoders.spot,
+    }
     for kind, keys, found in (("PerpMarket", perp_keys, perps), ("SpotMarket", spot_keys, spots)):
         for index, key in keys.items():
             account, at = read[key]
@@ -162,7 +145,7 @@ async def discover(
                 skipped.append(f"{'perp' if kind == 'PerpMarket' else 'spot'} {index}")
                 continue
             try:
-                decoded = decode_account(kind, account.data)
+                decoded = decode[kind](account.data)
             except SourceError as exc:
                 log.warning("%s %d at %s skipped: %s", kind, index, key, exc)
                 skipped.append(f"{'perp' if kind == 'PerpMarket' else 'spot'} {index}")

@@ -4,8 +4,9 @@
 reads accounts with paced, batched getMultipleAccounts within the provider's cap
 (learnt from its 413s), and follows them on a few websockets of up to 100 account
 subscriptions each, refetching a socket's accounts after every reconnect (websocket
-mode), or reads them all every `poll_interval_s` (polling mode). Accounts are decoded
-with driftpy's IDL coder; every figure is computed by `streamer.math`.
+mode), or reads them all every `poll_interval_s` (polling mode). Markets are decoded
+by `decoder` (`streamer.decoders`: ours by default, or driftpy's IDL coder), State by
+driftpy's; every figure is computed by `streamer.math`.
 
 Oracles a market names beyond those discovery found are followed on demand
 (`streamer.feed.follow`). The feed watches itself: in websocket mode the newest slot
@@ -26,32 +27,26 @@ from typing import Any
 from driftpy.types import get_ws_url
 
 from streamer.decode import guard_rails_of
+from streamer.decoders import DECODERS
 from streamer.errors import NotReadyError, SourceError, SourceStaleError
-from streamer.feed.discovery import Catalog, decode_account, discover, oracle_keys
+from streamer.feed.discovery import Catalog, discover, oracle_keys
 from streamer.feed.follow import OracleFollower
 from streamer.feed.pacing import PacingConfig
 from streamer.feed.rpc import RpcClient
 from streamer.feed.store import AccountStore
 from streamer.feed.ws import AccountStream
+from streamer.idl import decode_account
 from streamer.oracle_reader import OracleReader
 from streamer.redact import redact_url
 from streamer.rpc_errors import classify
 from streamer.slot_watch import SlotWatch
-from streamer.source_types import SourceHealth, SourceMode, SourceSnapshot
+from streamer.source_types import DecoderName, SourceHealth, SourceMode, SourceSnapshot
 from streamer.state_pass import StatePass
 
 __all__ = ["DriftSource"]
 
 log = logging.getLogger("drift_stream.source")
 _START_TIMEOUT = 120.0
-
-
-def _perp(data: bytes) -> Any:
-    return decode_account("PerpMarket", data)
-
-
-def _spot(data: bytes) -> Any:
-    return decode_account("SpotMarket", data)
 
 
 def _state(data: bytes) -> Any:
@@ -73,6 +68,7 @@ class DriftSource:
         max_keys: int = 100,
         subscriptions_per_socket: int = 100,
         max_attempts: int = 6,
+        decoder: DecoderName = "own",
     ) -> None:
         self._rpc_url = rpc_url
         self.mode = SourceMode(mode)
@@ -83,6 +79,7 @@ class DriftSource:
         self._max_keys = max_keys
         self._per_socket = subscriptions_per_socket
         self._max_attempts = max_attempts
+        self._decoders = DECODERS[decoder]
         self._rpc: RpcClient | None = None
         self._warm: tuple[RpcClient, Catalog] | None = None  # prepare()'s, for start()
         self._catalog: Catalog | None = None
@@ -110,7 +107,7 @@ class DriftSource:
         rpc = self._new_rpc()
         try:
             async with asyncio.timeout(_START_TIMEOUT):
-                catalog = await discover(rpc, AccountStore(), self._wanted)
+                catalog = await discover(rpc, AccountStore(), self._wanted, decoders=self._decoders)
         except Exception as exc:
             with contextlib.suppress(Exception):
                 await rpc.close()
@@ -157,7 +154,11 @@ class DriftSource:
                 catalog = None if warm is None else await self._resume(warm[1], subscribe)
                 if catalog is None:
                     catalog = await discover(
-                        rpc, self._store, self._wanted, before_read=subscribe if stream else None
+                        rpc,
+                        self._store,
+                        self._wanted,
+                        before_read=subscribe if stream else None,
+                        decoders=self._decoders,
                     )
                     # polling: what discovery read is as fresh as the next poll makes it
                     done = set(catalog.fresh) if stream is not None else set(self._store)
@@ -275,9 +276,10 @@ class DriftSource:
             raise NotReadyError("the Drift feed is not running")
         state = self._store.decoded(catalog.state, _state)
         rails = guard_rails_of(None if state is None else state[0])
-        perps = [d for k in catalog.perps.values() if (d := self._store.decoded(k, _perp))]
-        spots = [d for k in catalog.spots.values() if (d := self._store.decoded(k, _spot))]
-        named = oracle_keys(account for account, _ in (*perps, *spots))
+        perp, spot = self._decoders.perp, self._decoders.spot
+        perps = [d for k in catalog.perps.values() if (d := self._store.decoded(k, perp))]
+        spots = [s for k in catalog.spots.values() if (s := self._store.decoded(k, spot))]
+        named = oracle_keys([a for a, _ in perps] + [a for a, _ in spots])
         missing = [k for k in named if k not in self._store]
         if missing:
             self._follower.follow([k for k in missing if k not in catalog.oracles], self._stream)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["AccountStore", "Version"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +56,17 @@ class AccountStore:
     def get(self, key: str) -> Version | None:
         return self._versions.get(key)
 
-    def decoded(self, key: str, decode: Callable[[bytes], Any]) -> tuple[Any, int] | None:
-        """`decode(bytes)` of the held version and its slot, decoded once per version;
-        None when no version is held. Raises what `decode` raises."""
+    def decoded(self, key: str, decode: Callable[[bytes], T]) -> tuple[T, int] | None:
+        """`decode(bytes)` of the held version and its slot, decoded once per version
+        (a key is always decoded by the same `decode`); None when no version is held.
+        Raises what `decode` raises."""
         version = self._versions.get(key)
         if version is None:
             return None
         cached = self._decoded.get(key)
         if cached is not None and cached[0] is version:
-            return cached[1], version.slot
+            value: T = cached[1]
+            return value, version.slot
         value = decode(version.data)
         self._decoded[key] = (version, value)
         return value, version.slot
