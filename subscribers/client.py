@@ -120,7 +120,7 @@ class DriftStreamClient(ApiRequests, Watches):
         self._markets: Mirror[MarketList] | None = None
         self._spot: Mirror[SpotMarketSnapshot] | None = None  # None: no drift_spot bucket
         self._counts = MirrorCounts()
-        self._gaps = GapWatch(network, self._mirrors)
+        self._gaps = GapWatch(network, self._mirrors, self._callers_reconnects)
         self._gap_sub: Subscription | None = None
         self.reconnects = 0
         self._opened = False
@@ -215,6 +215,10 @@ class DriftStreamClient(ApiRequests, Watches):
         log.info("client %s: NATS reconnected, reloading last values", self.consumer_id)
         self.reconnects += 1
         self._reload()
+
+    def _callers_reconnects(self) -> int:
+        """Reconnects of a connection the caller gave (ours reload by callback)."""
+        return 0 if self._own_nc or self._nc is None else int(self._nc.stats["reconnects"])
 
     def _mirrors(self) -> list[Mirror[Any]]:
         mirrors = (self._funding, self._prices, self._markets, self._spot)

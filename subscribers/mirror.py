@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.kv import KeyValue
 
 from schemas import MarketList, decode
@@ -86,6 +87,7 @@ class Mirror(Generic[M]):
         self.loaded = asyncio.Event()
         self.reload = asyncio.Event()
         self._nc, self._subject = nc, subject
+        self._sub: Subscription | None = None
         self._prefix = f"$KV.{kv._name}."
         self._counts = counts
         self._epochs: dict[str, int] = {}
@@ -98,6 +100,12 @@ class Mirror(Generic[M]):
     def bucket(self) -> str:
         return self.kv._name
 
+    @property
+    def backlog(self) -> int:
+        """Live messages received and not yet applied (a busy engine is behind, not
+        missing anything)."""
+        return 0 if self._sub is None else self._sub.pending_msgs
+
     def resolve(self, key: str) -> str:
         """The key as written for `key` in any case (`key` itself if none was seen)."""
         return self._folded.get(key.upper(), key)
@@ -105,7 +113,7 @@ class Mirror(Generic[M]):
     async def run(self) -> None:
         """Subscribe (live first: nothing falls between), then load; reload on demand."""
         pattern = f"{self.network}.*" if self.model is not MarketList else self.network
-        sub = await self._nc.subscribe(self._subject, cb=self._on_message)
+        sub = self._sub = await self._nc.subscribe(self._subject, cb=self._on_message)
         try:
             while True:
                 raise_if_cancelled()

@@ -26,8 +26,8 @@ from tests.fixtures_streamer import StartStreamer
 NET: Network = "local"
 
 
-def _mirror(bucket: str, high: int) -> Any:
-    return SimpleNamespace(bucket=bucket, high=high, reload=asyncio.Event())
+def _mirror(bucket: str, high: int, backlog: int = 0) -> Any:
+    return SimpleNamespace(bucket=bucket, high=high, backlog=backlog, reload=asyncio.Event())
 
 
 def _beat(network: Network = NET, **last_seqs: int) -> LeaderBeat:
@@ -54,6 +54,51 @@ def test_a_mirror_behind_the_beat_before_last_reloads() -> None:
     gaps.heard(_beat(p=25, m=5, s=7))
     assert (prices.reload.is_set(), markets.reload.is_set()) == (False, True)
     assert gaps.reloads == 2
+
+
+def test_a_mirror_with_messages_still_to_apply_is_behind_not_missing() -> None:
+    """A busy engine holds received messages it has not applied yet: no reload (it
+    would only add load), until its queue is empty and the value is still missing."""
+    mirror = _mirror("p", 5, backlog=40)
+    gaps = GapWatch(NET, lambda: cast(list[Mirror[Any]], [mirror]))
+    for _ in range(4):
+        gaps.heard(_beat(p=9))
+    assert not mirror.reload.is_set()
+    mirror.backlog = 0
+    gaps.heard(_beat(p=9))
+    assert mirror.reload.is_set()
+    assert gaps.reloads == 1
+
+
+def test_a_mirror_that_keeps_taking_values_is_late_not_missing() -> None:
+    """Values still arrive (a busy server republishing behind its beats): however far
+    behind, no reload; once they stop coming while still behind, a reload."""
+    mirror = _mirror("p", 100)
+    gaps = GapWatch(NET, lambda: cast(list[Mirror[Any]], [mirror]))
+    for beat in range(10):
+        gaps.heard(_beat(p=1000 + 100 * beat))
+        mirror.high += 10
+    gaps.heard(_beat(p=3000))  # it moved since the last beat, for the last time
+    assert not mirror.reload.is_set()
+    gaps.heard(_beat(p=3000))  # `high` stood still since the last beat
+    assert mirror.reload.is_set()
+
+
+def test_a_reconnect_of_the_callers_connection_reloads_every_mirror() -> None:
+    """A connection given by the caller reconnected since the last beat: every mirror
+    reloads at the next beat (once)."""
+    mirrors = [_mirror("p", 1), _mirror("m", 1)]
+    reconnects = [0]
+    gaps = GapWatch(NET, lambda: cast(list[Mirror[Any]], mirrors), lambda: reconnects[0])
+    gaps.heard(_beat())
+    assert not any(m.reload.is_set() for m in mirrors)
+    reconnects[0] = 1
+    gaps.heard(_beat())
+    assert all(m.reload.is_set() for m in mirrors)
+    for m in mirrors:
+        m.reload.clear()
+    gaps.heard(_beat())
+    assert not any(m.reload.is_set() for m in mirrors)
 
 
 def test_a_beat_without_sequences_reloads_nothing() -> None:
