@@ -56,19 +56,17 @@ _NOTES = [
     "builds models only for markets whose decoded state changed (the pipeline's share went "
     "from p99 2.3 ms to about 1 ms). A full pass (every market built, the pass profile) "
     "happens only at start and at each TTL/2 refresh.",
-    "- Where the streamer's CPU goes now (the whole-process profile): most of it is "
-    "driftpy's websocket subscriber decoding every account update with the IDL coder "
-    "(construct, anchorpy), before any code of ours runs; then asyncio and nats-py. The "
-    "pass itself still decodes every market on every pass (about 1 ms for 85) even when "
-    "one changed. Both are outside `benchmarks/`: a faster PerpMarket decoder handed to "
-    "driftpy's subscriber (its `decode` argument) or a lazy one that decodes only what a "
-    "pass reads, and a pass that re-decodes only markets whose account or oracle object "
-    "changed, are the next steps the numbers point to.",
+    "- Where the streamer's CPU goes (the whole-process profile): most of it was "
+    "driftpy's IDL coder (construct, anchorpy) decoding every account update. PerpMarket "
+    "and SpotMarket updates are now read by our own decoder (`streamer/account_decode.py`, "
+    "offsets computed from Drift's IDL; `DRIFT_DECODER=anchorpy` runs the old path for "
+    "comparison: the decode figures above). What remains per update is ours: building and "
+    "validating the models, per-pass work over every market, and asyncio and nats-py.",
     "- Memory per engine process is bounded below by Python itself (see the floor table): "
-    "an interpreter with nats-py (which imports aiohttp) and pydantic holds about 45 MB "
-    "before any data, and an empty interpreter alone is already more than 10 % of a "
-    "legacy engine, so separate engine processes cannot be 90 % smaller than a driftpy "
-    "engine; engines sharing a process cost a fraction of a megabyte each.",
+    "the library imports nats-py without aiohttp (`subscribers.lean_imports`) and builds "
+    "a model's validator at its first use, but an empty interpreter alone is already more "
+    "than 10 % of a legacy engine, so separate engine processes cannot be 90 % smaller "
+    "than a driftpy engine; engines sharing a process cost a fraction of a megabyte each.",
     "- Latency is measured on one machine with localnet in the benchmark's process: it "
     "has no network in it. What it shows is the pipeline's own cost (decode, build, "
     "KV put, republish, client decode) and that the publish timer no longer bounds it.",
