@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.kv import KeyValue
 
 from schemas import CONSUMERS_BUCKET, FUNDING_BUCKET, bucket_specs, encode, funding_subject
@@ -154,7 +155,8 @@ def _url(server: NatsServer, user: str, users: dict[str, str]) -> str:
 async def _reads_and_heartbeats(url: str, funding: KeyValue) -> None:
     """As the engine: a bucket read and a republished value arrive; the library's
     presence key is `local.<engine>.<id>` and is renewed (a second revision)."""
-    engine = await connect_as(url)
+    violations = Violations()
+    engine = await connect_as(url, violations)
     try:
         kv = await engine.jetstream().key_value(FUNDING_BUCKET)
         assert (await kv.get("local.SOL-PERP")).value
@@ -162,7 +164,11 @@ async def _reads_and_heartbeats(url: str, funding: KeyValue) -> None:
         await engine.flush()
         sol = funding_rate("SOL-PERP", 0, last_funding_rate=456)
         await funding.put("local.SOL-PERP", encode(sol))
-        assert b'"last_funding_rate":456' in (await live.next_msg(timeout=5)).data
+        try:  # a busy CI machine once took more than 5 s here
+            republished = await live.next_msg(timeout=20)
+        except NatsTimeoutError:
+            raise AssertionError(f"no republished value; refused: {violations.seen}") from None
+        assert b'"last_funding_rate":456' in republished.data
         async with DriftStreamClient("local", nats_url=url, name="risk", consumer_id="r-1"):
             presence = await engine.jetstream().key_value(CONSUMERS_BUCKET)
             key = f"local.{ENGINE}.r-1"
