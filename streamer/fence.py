@@ -18,7 +18,6 @@ speaks nats-server's protocol; tests use a fake).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -70,9 +69,11 @@ class FenceStream(Protocol):
         `expected` (0: none); its sequence. StaleSequenceError otherwise."""
         ...
 
-    async def put(self, key: str, data: bytes, *, fence: str, seq: int) -> int:
-        """Store a value if `fence`'s last sequence is `seq`; its sequence.
-        StaleSequenceError otherwise."""
+    async def put_many(
+        self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
+    ) -> list[int | BaseException]:
+        """Store each value if `fence`'s last sequence is `seq`, each on its own
+        (pipelined); per value its sequence, or StaleSequenceError or another error."""
         ...
 
     async def put_batch(
@@ -148,10 +149,11 @@ class BucketFence:
         if not puts:
             return []
         if not self._replicated or len(puts) == 1:
-            answers = await asyncio.gather(
-                *(self._stream.put(k, v, fence=self.subject, seq=seq) for k, v in puts),
-                return_exceptions=True,
-            )
+            try:
+                answers = await self._stream.put_many(puts, fence=self.subject, seq=seq)
+            except Exception as exc:  # NATS away: none of them was written
+                raise_if_cancelled()
+                return [self._outcome(exc)] * len(puts)
             return [self._outcome(answer) for answer in answers]
         try:
             return list(await self._stream.put_batch(puts, fence=self.subject, seq=seq))

@@ -2,9 +2,10 @@
 
 - A fence record is published with `Nats-TTL: never` (the bucket stream allows message
   TTLs; nats-py creates KV streams so) and `Nats-Expected-Last-Subject-Sequence`.
-- A value is published to `$KV.<bucket>.<key>` with `Nats-Expected-Last-Subject-Sequence`
+- Values are published to `$KV.<bucket>.<key>` with `Nats-Expected-Last-Subject-Sequence`
   and `Nats-Expected-Last-Subject-Sequence-Subject` naming the fence (nats-py's
-  `kv.put` takes no headers).
+  `kv.put` takes no headers), pipelined, their answers gathered at once
+  (`streamer.acks`).
 - An atomic batch (nats-server 2.12+, `allow_atomic` on the stream: `schemas.buckets`)
   sends every message with `Nats-Batch-Id` and `Nats-Batch-Sequence`, the condition on
   the first, `Nats-Batch-Commit: 1` on the last; only the commit is answered, and the
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import KeyValue
 
+from streamer.acks import AckInbox, acked_seq
 from streamer.fence import StaleSequenceError
 
 __all__ = ["JetStreamFence"]
@@ -42,6 +44,7 @@ class JetStreamFence:
         self._js = kv._js
         self._nc = kv._js._nc
         self.bucket = kv._name
+        self._acks = AckInbox(self._nc, self._js._timeout)
 
     async def replicated(self) -> bool:
         info = await self._js.stream_info(self._kv._stream)
@@ -58,9 +61,13 @@ class JetStreamFence:
         headers = {_EXPECTED_SEQ: str(expected), "Nats-TTL": "never"}
         return await self._publish(subject, data, headers)
 
-    async def put(self, key: str, data: bytes, *, fence: str, seq: int) -> int:
+    async def put_many(
+        self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
+    ) -> list[int | BaseException]:
         headers = {_EXPECTED_SEQ: str(seq), _EXPECTED_SUBJECT: fence}
-        return await self._publish(f"{self._kv._pre}{key}", data, headers)
+        pre = self._kv._pre
+        answers = await self._acks.publish_all([(f"{pre}{k}", d) for k, d in items], headers)
+        return [_stale(a) if isinstance(a, APIError) else a for a in answers]
 
     async def put_batch(
         self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
@@ -88,20 +95,20 @@ class JetStreamFence:
         try:
             ack = await self._js.publish(subject, data, headers=headers)
         except APIError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
-                raise StaleSequenceError(exc.description or "wrong last sequence") from exc
-            raise
+            raise _stale(exc) from exc
         return int(ack.seq)
 
 
-def _acked(answer: dict[str, object]) -> int:
+def _stale(exc: APIError) -> BaseException:
+    """A refusal because of the expected sequence as StaleSequenceError; others as they are."""
+    if exc.err_code == WRONG_LAST_SEQUENCE:
+        return StaleSequenceError(exc.description or "wrong last sequence")
+    return exc
+
+
+def _acked(answer: object) -> int:
     """The stream sequence a JetStream publish answer acknowledges; its error raised."""
-    error = answer.get("error")
-    if isinstance(error, dict):
-        if error.get("err_code") == WRONG_LAST_SEQUENCE:
-            raise StaleSequenceError(str(error.get("description", "wrong last sequence")))
-        APIError.from_error(error)
-    seq = answer.get("seq")
-    if not isinstance(seq, int):
-        raise APIError(description=f"unexpected answer to a batch commit: {answer!r}"[:200])
-    return seq
+    try:
+        return acked_seq(answer)
+    except APIError as exc:
+        raise _stale(exc) from exc

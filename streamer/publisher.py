@@ -210,7 +210,8 @@ class Publisher:
         infos = []
         rebuilt = 0
         for state in snapshot.markets:
-            if self._states.get(state.market_index) == state and not self._refresh_due(
+            last = self._states.get(state.market_index)
+            if (last is state or last == state) and not self._refresh_due(
                 state.symbol, now, _PERP_BUCKETS
             ):
                 infos.append(self._infos[state.market_index])  # unchanged: nothing to build
@@ -261,7 +262,8 @@ class Publisher:
         """Snapshots of the spot markets that changed or are due (same rules as perps)."""
         puts: list[_Put] = []
         for state in snapshot.spots:
-            if self._spot_states.get(state.market_index) == state and not self._refresh_due(
+            last = self._spot_states.get(state.market_index)
+            if (last is state or last == state) and not self._refresh_due(
                 state.symbol, now, _SPOT_BUCKETS
             ):
                 continue

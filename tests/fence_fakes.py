@@ -46,6 +46,17 @@ class FakeFenceStream:
         self.puts.append((key, data))
         return self._store(key, data)
 
+    async def put_many(
+        self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
+    ) -> list[int | BaseException]:
+        answers: list[int | BaseException] = []
+        for key, data in items:
+            try:
+                answers.append(await self.put(key, data, fence=fence, seq=seq))
+            except StaleSequenceError as exc:
+                answers.append(exc)
+        return answers
+
     async def put_batch(
         self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
     ) -> list[int]:

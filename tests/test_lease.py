@@ -146,6 +146,11 @@ class LinkedStream:
         self._sent.append((key, data, fence, seq))  # in flight: a rule delivers it
         return 0
 
+    async def put_many(
+        self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
+    ) -> list[int | BaseException]:
+        return [await self.put(k, v, fence=fence, seq=seq) for k, v in items]
+
     async def put_batch(
         self, items: Sequence[tuple[str, bytes]], *, fence: str, seq: int
     ) -> list[int]:
