@@ -8,8 +8,6 @@ by 0.1 % and spend what that frees.
 
 from __future__ import annotations
 
-import dataclasses
-
 from streamer.math.constants import (
     AMM_RESERVE_PRECISION,
     AMM_TO_QUOTE_PRECISION_RATIO,
@@ -20,7 +18,7 @@ from streamer.math.constants import (
     PRICE_PRECISION,
 )
 from streamer.math.safe_math import MathError, safe_div
-from streamer.math.types import Amm, PriceReading
+from streamer.math.types import Amm, PriceReading, amm_with
 
 __all__ = [
     "calculate_adjust_k_cost",
@@ -149,14 +147,17 @@ def calculate_optimal_peg_and_budget(amm: Amm, oracle: PriceReading) -> tuple[in
     return target_price, new_peg, budget, check_lower_bound
 
 
-def _scaled_k(amm: Amm, numerator: int, denominator: int) -> Amm:
-    """The AMM with base reserve and sqrt k scaled, quote reserve kept on the curve."""
+def _scaled_reserves(amm: Amm, numerator: int, denominator: int) -> dict[str, int]:
+    """Base reserve and sqrt k scaled, the quote reserve kept on the curve."""
     base = safe_div(amm.base_asset_reserve * numerator, denominator)
     sqrt_k = safe_div(amm.sqrt_k * numerator, denominator)
     quote = safe_div(sqrt_k * sqrt_k, base)
-    return dataclasses.replace(
-        amm, base_asset_reserve=base, sqrt_k=sqrt_k, quote_asset_reserve=quote
-    )
+    return {"base_asset_reserve": base, "sqrt_k": sqrt_k, "quote_asset_reserve": quote}
+
+
+def _scaled_k(amm: Amm, numerator: int, denominator: int) -> Amm:
+    """The AMM with base reserve and sqrt k scaled, quote reserve kept on the curve."""
+    return amm_with(amm, **_scaled_reserves(amm, numerator, denominator))
 
 
 def calculate_new_amm(amm: Amm, oracle: PriceReading) -> tuple[int, int, int, int]:
@@ -171,7 +172,7 @@ def calculate_new_amm(amm: Amm, oracle: PriceReading) -> tuple[int, int, int, in
             raise MathError("assert", "Unspecified AssertionError")
         pre_peg_cost = budget + abs(deficit_madeup)
         scaled = _scaled_k(amm, numerator, denominator)
-        scaled = dataclasses.replace(
+        scaled = amm_with(
             scaled,
             terminal_quote_asset_reserve=_terminal_quote_asset_reserve(
                 scaled, amm.base_asset_amount_with_amm
@@ -188,8 +189,8 @@ def calculate_updated_amm(amm: Amm, oracle: PriceReading | None) -> Amm:
     if amm.curve_update_intensity == 0 or oracle is None:
         return amm
     cost, numerator, denominator, new_peg = calculate_new_amm(amm, oracle)
-    updated = dataclasses.replace(_scaled_k(amm, numerator, denominator), peg_multiplier=new_peg)
-    return dataclasses.replace(
+    updated = amm_with(amm, **_scaled_reserves(amm, numerator, denominator), peg_multiplier=new_peg)
+    return amm_with(
         updated,
         terminal_quote_asset_reserve=_terminal_quote_asset_reserve(
             updated, amm.base_asset_amount_with_amm

@@ -60,6 +60,8 @@ class MathError(ArithmeticError):
 
 def safe_div(a: int, b: int) -> int:
     """a / b truncated toward zero (Rust `/`, bn.js `div`/`divn`); MathError on b == 0."""
+    if b > 0 and a >= 0:  # the common case: floor and truncation agree
+        return a // b
     if b == 0:
         raise MathError("div_by_zero", f"{a} / 0")
     q = abs(a) // abs(b)
