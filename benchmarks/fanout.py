@@ -44,9 +44,11 @@ async def run_fanout(
     slot_s: float = 0.4,
     *,
     profile_to: Path | None = None,
+    decoder: str | None = None,
 ) -> dict[str, Any]:
     """`rounds` slots of every market changing; counts, CPU and NATS throughput. With
-    `profile_to`, the streamer is profiled over the window (slower: read the shares)."""
+    `profile_to`, the streamer is profiled over the window (slower: read the shares);
+    `decoder` is the streamer's DRIFT_DECODER."""
     (metrics_port,) = free_ports(1, "127.0.0.1")
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     async with contextlib.AsyncExitStack() as stack:
@@ -54,7 +56,13 @@ async def run_fanout(
         server = await stack.enter_async_context(NatsServer(store_dir=store))
         ln = await stack.enter_async_context(localnet(limits=False, slot_ms=slot_s * 1000))
         streamer = await stack.enter_async_context(
-            streamer_process(ln.url, server.url, metrics_port=metrics_port, profile_to=profile_to)
+            streamer_process(
+                ln.url,
+                server.url,
+                metrics_port=metrics_port,
+                profile_to=profile_to,
+                decoder=decoder,
+            )
         )
         conns = [await nats.connect(server.url) for _ in range(_CONNECTIONS)]
         for conn in conns:

@@ -59,10 +59,12 @@ async def streamer_process(
     *,
     metrics_port: int | None = None,
     profile_to: Path | None = None,
+    decoder: str | None = None,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """`drift-stream streamer` as a process of its own (its RSS and CPU are its own),
     yielded once it has printed its start line. With `profile_to` it runs under
-    `benchmarks.profiled`: SIGUSR1 starts the profile, SIGUSR2 writes it to that file."""
+    `benchmarks.profiled`: SIGUSR1 starts the profile, SIGUSR2 writes it to that file.
+    `decoder` sets its DRIFT_DECODER (default: the environment's, else ours)."""
     args = ["--log-level", "WARNING", "streamer"]
     if metrics_port:
         args += ["--metrics-port", str(metrics_port)]
@@ -70,6 +72,8 @@ async def streamer_process(
     if profile_to is not None:
         module, args = "benchmarks.profiled", [str(profile_to), *args]
     env = {"DRIFT_NETWORK": "local", "DRIFT_RPC_URL": rpc_url, "NATS_URL": nats_url}
+    if decoder is not None:
+        env["DRIFT_DECODER"] = decoder
     proc = await python(module, *args, env=env)
     try:
         assert proc.stdout is not None

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.fanout import run_fanout
 from benchmarks.first_data import run_first_data
+from benchmarks.hot_path import run_hot_path
 from benchmarks.hotpaths import profile_pass, summarize
 from benchmarks.latency import run_latency_intervals
 from benchmarks.math_cost import run_math_cost
 from benchmarks.memory import memory_summary, run_first_data_rss, run_floor, run_marginal_memory
+from benchmarks.providers import PROFILES, run_providers
 from benchmarks.rpc_load import run_pair
 
 __all__ = ["SCENARIOS", "Plan"]
@@ -45,6 +47,9 @@ class Plan:
             "streamer_cost": f"{50 if q else 200} passes; fan-out {20 if q else 100} engines "
             f"x {10 if q else 25} slots under cProfile",
             "math_cost": f"{10 if q else 60} alternating rounds over every market",
+            "providers": f"{2 if q else 5} provider profiles, 60 s each, both sources side by side",
+            "hot_path": f"fan-out {10} engines x {10 if q else 40} slots, "
+            f"{1 if q else 2} runs per side; stages {5 if q else 30} rounds",
         }[name]
 
 
@@ -113,6 +118,17 @@ async def math_cost(plan: Plan, root: Path) -> dict[str, Any]:
     return {"math_cost": run_math_cost(10 if plan.quick else 60)}
 
 
+async def providers(plan: Plan, root: Path) -> dict[str, Any]:
+    profiles = ("public", "capped") if plan.quick else PROFILES
+    return {"providers": [asdict(r) for r in await run_providers(profiles)]}
+
+
+async def hot_path(plan: Plan, root: Path) -> dict[str, Any]:
+    if plan.quick:
+        return {"hot_path": await run_hot_path(root, runs=1, rounds=10, stage_rounds=5)}
+    return {"hot_path": await run_hot_path(root)}
+
+
 Scenario = Callable[[Plan, Path], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {
     "rpc_load": rpc_load,
@@ -122,4 +138,6 @@ SCENARIOS: dict[str, Scenario] = {
     "fanout": fanout,
     "streamer_cost": streamer_cost,
     "math_cost": math_cost,
+    "providers": providers,
+    "hot_path": hot_path,
 }

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report.hot_path import hot_path_section
 from benchmarks.report.load import memory_section, rpc_section
 from benchmarks.report.plots import write_plots
+from benchmarks.report.providers import providers_section
 from benchmarks.report.speed import (
     cost_section,
     fanout_section,
@@ -28,8 +30,10 @@ _SECTIONS: tuple[tuple[str, Section], ...] = (
     ("latency", latency_section),
     ("first_data", first_data_section),
     ("fanout", fanout_section),
+    ("hot_path", hot_path_section),
     ("profile", cost_section),
     ("math_cost", math_section),
+    ("providers", providers_section),
 )
 
 _NOTES = [

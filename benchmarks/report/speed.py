@@ -34,8 +34,8 @@ def latency_section(results: dict[str, Any]) -> list[str]:
         "| legacy: localnet change -> its own DriftClient has it (polled every 0.5 ms) | "
         f"{stat_cells(legacy)} |",
         "",
-        f"- End to end p99 under 25 ms: {met(e2e['p99'] < 25)}; the pipeline's share p99 "
-        f"under 2 ms: {met(share['p99'] < 2)}.",
+        f"- End to end p99 under 10 ms: {met(e2e['p99'] < 10)}; the pipeline's share p99 "
+        f"under 1 ms: {met(share['p99'] < 1)}.",
         "- The legacy way has one hop less (the engine's own websocket), so its delay on "
         "localnet is lower; what it costs is the RPC load, the memory and the first data.",
         "",
