@@ -188,7 +188,7 @@ async def test_stages_time_every_stage_on_both_paths_and_the_report_judges_them(
         assert all(stages[side][s] > 0 for s in STAGES)
         assert stages[side]["total"] == sum(stages[side][s] for s in STAGES)
     decode = decode_costs(DriftMarkets(Ledger(), preset("mainnet")), rounds=1)
-    hot = {
+    hot: dict[str, Any] = {
         "engines": 10,
         "rounds": 40,
         "runs": 2,
