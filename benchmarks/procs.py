@@ -49,16 +49,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def python(
-    module: str, *args: str, env: dict[str, str] | None = None, nice: int = 0
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    nice: int = 0,
+    stdin: bool = False,
 ) -> asyncio.subprocess.Process:
     """`python -m module args...` with stdout piped (each prints JSON lines), `nice`
-    steps below this process's priority."""
+    steps below this process's priority; with `stdin`, its input piped too."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         module,
         *args,
         env={**os.environ, **(env or {})},
+        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         preexec_fn=(lambda: os.nice(nice)) if nice else None,

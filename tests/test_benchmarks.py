@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.fanout import run_fanout
 from benchmarks.hotpaths import decode_costs, decode_table
 from benchmarks.latency import percentiles
 from benchmarks.math_cost import run_math_cost
@@ -225,3 +226,13 @@ def test_the_providers_section_is_written_from_results(tmp_path: Path) -> None:
     assert "| capped | feed (streamer) | 85/85 | 36.9 s | 85/85 | 57 | 413: 1 | 5 |  |" in text
     assert "the feed 1 of 1, driftpy's DriftClient 0 of 1" in text
     assert "its slowest start was capped (36.9 s)" in text
+
+
+async def test_a_small_fan_out_loses_nothing(tmp_path: Path) -> None:
+    """The fan-out for real, small: a streamer process, 4 engines in 2 engine processes,
+    3 slots of every market changing: every engine took every value written."""
+    run = await run_fanout(tmp_path, engines=4, rounds=3, processes=2)
+    assert run["values_written"] >= 3 * run["markets"]  # every perp's price, each slot
+    assert run["engines_complete"] == 4
+    assert run["received_min"] == run["received_max"] == run["values_written"]
+    assert run["slow_consumers"] == 0

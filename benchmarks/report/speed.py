@@ -93,12 +93,18 @@ def first_data_section(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _processes(f: dict[str, Any]) -> str:
+    n = f.get("processes", 1)
+    return "one process" if n == 1 else f"{n} engine processes"
+
+
 def fanout_section(results: dict[str, Any]) -> list[str]:
     f = results["fanout"]
     lines = [
         "## Fan-out",
         "",
-        f"{f['engines']} engines ({f.get('connections', 10)} NATS connections, one process), "
+        f"{f['engines']} engines ({f.get('connections', 10)} NATS connections, "
+        f"{_processes(f)}), "
         f"every one of {f['markets']} markets' funding and price changed every 400 ms for "
         f"{f['rounds']} slots ({f['window_s']:.1f} s); the streamer a process of its own:",
         "",
@@ -126,6 +132,12 @@ def fanout_section(results: dict[str, Any]) -> list[str]:
             "account and oracle changed in a slot) | "
             f"{f['cpu_per_market_update_us']:.0f} us ({above:.0f} us above idle) |"
         )
+    if "engines_cpu_pct" in f:
+        lines += [
+            f"| engine processes' CPU (all {f['processes']}) | {f['engines_cpu_pct']:.0f} % of "
+            "one core |",
+            f"| slow consumers (nats-server and clients) | {f['slow_consumers']} |",
+        ]
     in_mb = f" ({f['nats_in_mb_per_s']:.2f} MB/s)" if "nats_in_mb_per_s" in f else ""
     lines += [
         f"| NATS in / out | {f['nats_in_msgs_per_s']:.0f} msgs/s{in_mb} / "
