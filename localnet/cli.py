@@ -15,7 +15,7 @@ from typing import Any
 
 from localnet.history import DEFAULT_MAX_VERSIONS, DEFAULT_WINDOW_SLOTS, HistoryConfig
 from localnet.mm_oracle import DEFAULT_MM_ORACLE_SHARE
-from localnet.presets import PRESETS
+from localnet.presets import PRESETS, SYNTHETIC_MAX, preset
 from localnet.providers import PROVIDERS
 from localnet.server import LocalnetServer
 from localnet.simulation import SimulationConfig
@@ -37,13 +37,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _preset_name(name: str) -> str:
+    try:
+        preset(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
+
+
 def add_arguments(parser: argparse.ArgumentParser, *, port: int | None = 8899) -> None:
     """The localnet options, shared by `drift-stream localnet` and `drift-stream up`."""
     parser.add_argument(
         "--preset",
-        choices=PRESETS,
+        type=_preset_name,
         default="mainnet",
-        help="markets to serve (default: mainnet, every Drift perp market)",
+        help=f"markets to serve: {', '.join(PRESETS)} or synthetic-N (N perp markets, up to "
+        f"{SYNTHETIC_MAX}; default: mainnet, every Drift perp market)",
     )
     parser.add_argument(
         "--port",

@@ -8,8 +8,9 @@ stable pseudo-random one (so every run of a preset starts the same).
 
 from __future__ import annotations
 
+import hashlib
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from driftpy.constants.perp_markets import mainnet_perp_market_configs
@@ -17,7 +18,7 @@ from driftpy.constants.spot_markets import mainnet_spot_market_configs
 from driftpy.types import OracleSource
 from solders.pubkey import Pubkey
 
-__all__ = ["PRESETS", "PerpSpec", "Preset", "PresetName", "SpotSpec", "preset"]
+__all__ = ["PRESETS", "SYNTHETIC_MAX", "PerpSpec", "Preset", "PresetName", "SpotSpec", "preset"]
 
 PresetName = Literal["small", "mainnet"]
 PRICE_PRECISION = 10**6
@@ -166,20 +167,48 @@ def _spot(cfg: object) -> SpotSpec:
     )
 
 
-def _build(name: PresetName) -> Preset:
+def _build(name: str, synthetic: int = 0) -> Preset:
     perps = tuple(_perp(c) for c in mainnet_perp_market_configs)
     spots = tuple(_spot(c) for c in mainnet_spot_market_configs)
     if name == "small":
         perps = tuple(p for p in perps if p.symbol in ("SOL-PERP", "BTC-PERP", "ETH-PERP"))
         spots = spots[:1]
+    if synthetic:
+        first = max(p.market_index for p in perps) + 1
+        made_up = max(0, synthetic - len(perps))
+        perps = perps[:synthetic] + tuple(_perp(_synthetic(first + k)) for k in range(made_up))
     return Preset(name=name, perps=perps, spots=spots)
 
 
+@dataclass(frozen=True, slots=True)
+class _SyntheticConfig:
+    symbol: str
+    market_index: int
+    oracle: Pubkey
+    oracle_source: object = field(default_factory=OracleSource.PythLazer)
+
+
+def _synthetic(index: int) -> _SyntheticConfig:
+    """A made-up perp market at `index`, with an oracle account of its own (a stable
+    address: the SHA-256 of its name)."""
+    digest = hashlib.sha256(f"drift-stream synthetic oracle {index}".encode()).digest()
+    return _SyntheticConfig(f"SYN{index}-PERP", index, Pubkey.from_bytes(digest))
+
+
 PRESETS: tuple[PresetName, ...] = ("small", "mainnet")
+SYNTHETIC_MAX = 1000  # perp markets in the largest `synthetic-N`
 
 
 def preset(name: str) -> Preset:
-    """The named preset (`small` or `mainnet`); ValueError for any other name."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-    return _build(name)
+    """The named preset: `small`, `mainnet`, or `synthetic-N` (N perp markets, 1 to
+    1000: mainnet's first, then made-up ones `SYN<index>-PERP`, for load tests; spot
+    markets as mainnet's). ValueError for any other name."""
+    if name in PRESETS:
+        return _build(name)
+    count = name.removeprefix("synthetic-")
+    if count != name and count.isdigit() and 1 <= int(count) <= SYNTHETIC_MAX:
+        return _build(name, int(count))
+    raise ValueError(
+        f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}, "
+        f"or synthetic-N (N perp markets, 1 to {SYNTHETIC_MAX})"
+    )
