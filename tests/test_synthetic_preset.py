@@ -48,10 +48,15 @@ async def test_the_streamer_publishes_every_synthetic_market(tmp_path: Path) -> 
         task = asyncio.create_task(app.run())
         try:
             async with DriftStreamClient("local", nats_url=nats.url, name="syn") as client:
-                while len(rates := await client.funding_all()) < 150:
-                    await asyncio.sleep(0.1)  # the first pass's values arrive
-                assert "SYN149-PERP" in rates
-                assert rates["SYN149-PERP"].market_index == 149
+                symbols = {p.symbol for p in ln.markets.preset.perps}
+                seen: dict[str, int] = {}
+                updates = client.watch_funding(sorted(symbols))
+                async with asyncio.timeout(60):
+                    while set(seen) != symbols:
+                        rate = await anext(updates)
+                        seen[rate.symbol] = rate.market_index
+                await updates.aclose()
+                assert seen["SYN149-PERP"] == 149
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
