@@ -43,19 +43,24 @@ async def run_fanout(
     slot_s: float = 0.4,
     *,
     processes: int = 4,
+    preset: str = "mainnet",
     profile_to: Path | None = None,
     decoder: str | None = None,
 ) -> dict[str, Any]:
     """`rounds` slots of every market changing; counts, CPU and NATS throughput. With
     `profile_to`, the streamer is profiled over the window (slower: read the shares);
     `decoder` is the streamer's DRIFT_DECODER. The engines run in `processes` engine
-    processes (`benchmarks.fan_engines`)."""
+    processes (`benchmarks.fan_engines`); `preset` is localnet's (e.g. `synthetic-500`).
+    The CPU of nats-server and of this process (localnet and its simulator) is given
+    too, and how late the last slot's changes were made (localnet falling behind)."""
     (metrics_port,) = free_ports(1, "127.0.0.1")
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     async with contextlib.AsyncExitStack() as stack:
         store = Path(tempfile.mkdtemp(prefix="js-fanout-", dir=root))
         server = await stack.enter_async_context(NatsServer(store_dir=store))
-        ln = await stack.enter_async_context(localnet(limits=False, slot_ms=slot_s * 1000))
+        ln = await stack.enter_async_context(
+            localnet(limits=False, slot_ms=slot_s * 1000, preset=preset)
+        )
         streamer = await stack.enter_async_context(
             streamer_process(
                 ln.url,
@@ -75,6 +80,7 @@ async def run_fanout(
         idle_rate = (cpu_seconds(streamer.pid) - idle_cpu) / _IDLE_S
         simulator = MarketSimulator(ln.markets, SimulationConfig(volatility=0.001))
         before = await _snapshot(fleet, streamer.pid, metrics_url, server.monitor_url)
+        before_nats, before_here = cpu_seconds(server.pid), time.process_time()
         if profile_to is not None:
             streamer.send_signal(signal.SIGUSR1)
         started = time.perf_counter()
@@ -83,6 +89,10 @@ async def run_fanout(
             simulator.step_prices()
             await asyncio.sleep(max(0.0, started + (i + 1) * slot_s - time.perf_counter()))
         window = time.perf_counter() - started
+        nats_cpu, here_cpu = (
+            cpu_seconds(server.pid) - before_nats,
+            time.process_time() - before_here,
+        )
         written = await _settle(fleet, metrics_url, before)
         after = await _snapshot(fleet, streamer.pid, metrics_url, server.monitor_url)
         if profile_to is not None:
@@ -113,6 +123,10 @@ async def run_fanout(
         "cpu_per_market_update_above_idle_us": 1e6
         * max(0.0, cpu - idle_rate * window)
         / market_updates,
+        "preset": preset,
+        "planned_window_s": rounds * slot_s,
+        "nats_cpu_pct": 100 * nats_cpu / window,
+        "localnet_cpu_pct": 100 * here_cpu / window,
         "engines_cpu_pct": 100 * (after["engines_cpu"] - before["engines_cpu"]) / window,
         "slow_consumers": varz["slow_consumers"]
         + after["slow_consumers"]

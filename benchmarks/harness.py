@@ -43,10 +43,15 @@ PUBLIC_LIMITS = {
 
 @contextlib.asynccontextmanager
 async def localnet(
-    *, limits: bool, simulation: SimulationConfig | None = None, slot_ms: float = 400
+    *,
+    limits: bool,
+    simulation: SimulationConfig | None = None,
+    slot_ms: float = 400,
+    preset: str = "mainnet",
 ) -> AsyncIterator[LocalnetServer]:
-    """The mainnet preset (85 perp markets) on free ports, with or without the limits."""
-    async with LocalnetServer(preset="mainnet", slot_ms=slot_ms, simulation=simulation) as ln:
+    """A preset (default mainnet: 85 perp markets) on free ports, with or without the
+    limits."""
+    async with LocalnetServer(preset=preset, slot_ms=slot_ms, simulation=simulation) as ln:
         if limits:
             await ln.set_faults(FaultRequest.model_validate(PUBLIC_LIMITS))
         yield ln

@@ -18,6 +18,7 @@ from benchmarks.math_cost import run_math_cost
 from benchmarks.memory import memory_summary, run_first_data_rss, run_floor, run_marginal_memory
 from benchmarks.providers import PROFILES, run_providers
 from benchmarks.rpc_load import run_pair
+from benchmarks.saturation import run_saturation
 
 __all__ = ["SCENARIOS", "Plan"]
 
@@ -48,6 +49,8 @@ class Plan:
             f"x {10 if q else 25} slots under cProfile",
             "math_cost": f"{10 if q else 60} alternating rounds over every market",
             "providers": f"{2 if q else 5} provider profiles, 60 s each, both sources side by side",
+            "saturation": "engines and markets stepped up while nothing is lost, "
+            f"{'2 steps each' if q else 'at most 600 s'}",
             "hot_path": f"fan-out {10} engines x {10 if q else 40} slots, "
             f"{1 if q else 2} runs per side; stages {5 if q else 30} rounds",
         }[name]
@@ -129,6 +132,10 @@ async def hot_path(plan: Plan, root: Path) -> dict[str, Any]:
     return {"hot_path": await run_hot_path(root)}
 
 
+async def saturation(plan: Plan, root: Path) -> dict[str, Any]:
+    return {"saturation": await run_saturation(root, quick=plan.quick)}
+
+
 Scenario = Callable[[Plan, Path], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {
     "rpc_load": rpc_load,
@@ -140,4 +147,5 @@ SCENARIOS: dict[str, Scenario] = {
     "math_cost": math_cost,
     "providers": providers,
     "hot_path": hot_path,
+    "saturation": saturation,
 }

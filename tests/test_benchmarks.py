@@ -236,3 +236,43 @@ async def test_a_small_fan_out_loses_nothing(tmp_path: Path) -> None:
     assert run["engines_complete"] == 4
     assert run["received_min"] == run["received_max"] == run["values_written"]
     assert run["slow_consumers"] == 0
+
+
+def _step(n: int, holds: bool, streamer: float) -> dict[str, Any]:
+    return {
+        "n": n,
+        "values_written": 100,
+        "engines": 4,
+        "engines_complete": 4 if holds else 3,
+        "loss_pct": 0.0 if holds else 5.0,
+        "slow_consumers": 0 if holds else 2,
+        "streamer_cpu_pct": streamer,
+        "nats_cpu_pct": 5.0,
+        "engines_cpu_pct": 60.0,
+        "engines_cpu_max_pct": 30.0,
+        "localnet_cpu_pct": 20.0,
+        "processes": 2,
+        "localnet_late": False,
+        "holds": holds,
+    }
+
+
+def test_the_saturation_section_names_the_limits_and_what_ran_out(tmp_path: Path) -> None:
+    saturation = {
+        "rounds": 20,
+        "took_s": 300.0,
+        "engines": [_step(25, True, 15.0), _step(50, False, 95.0)],
+        "markets": [_step(85, True, 20.0), _step(170, True, 40.0)],
+        "most_engines": 25,
+        "engines_saturated": "the streamer (95 % of a core)",
+        "most_markets": 170,
+        "markets_saturated": None,
+        "streamer_core_at_markets": 425.0,
+    }
+    text = write_report({**_results(), "saturation": saturation}, tmp_path, "x").read_text()
+    assert "## Where one machine tops out" in text
+    assert "| 50 | 100 | 3/4 | 5.00 % | 2 | 95 % | 5 % | 60 % (30 %) | 20 % |" in text
+    assert "Most engines with every value received: 25; at the next step" in text
+    assert "Most perp markets with every value received: 170 (the largest step" in text
+    assert "one core at about 425 perp markets" in text
+    assert (tmp_path / "benchmarks" / "saturation.png").read_bytes()[:4] == b"\x89PNG"

@@ -12,6 +12,7 @@ from benchmarks.report.hot_path import hot_path_section
 from benchmarks.report.load import memory_section, rpc_section
 from benchmarks.report.plots import write_plots
 from benchmarks.report.providers import providers_section
+from benchmarks.report.saturation import saturation_section, write_saturation_plot
 from benchmarks.report.speed import (
     cost_section,
     fanout_section,
@@ -31,6 +32,7 @@ _SECTIONS: tuple[tuple[str, Section], ...] = (
     ("first_data", first_data_section),
     ("fanout", fanout_section),
     ("hot_path", hot_path_section),
+    ("saturation", saturation_section),
     ("profile", cost_section),
     ("math_cost", math_section),
     ("providers", providers_section),
@@ -117,6 +119,7 @@ def write_report(results: dict[str, Any], docs: Path, command: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     write_plots(results, out)
+    write_saturation_plot(results, out)
     lines = _header(results, command)
     for key, section in _SECTIONS:
         if results.get(key):
