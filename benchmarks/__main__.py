@@ -22,6 +22,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,12 @@ async def _run(plan: Plan, names: list[str], root: Path, command: str) -> dict[s
     for name in names:
         _say(f"{name}: {plan.settings(name)}")
         started = time.monotonic()
-        results.update(await SCENARIOS[name](plan, root))
+        try:
+            results.update(await SCENARIOS[name](plan, root))
+        except Exception:  # the other scenarios still run; this one keeps its last results
+            _say(f"{name} failed, its last results are kept:\n{traceback.format_exc()}")
+            results.setdefault("meta", {}).setdefault("failed", []).append(name)
+            continue
         results["meta"]["scenarios"][name] = {
             "date": datetime.date.today().isoformat(),
             "took_s": time.monotonic() - started,
@@ -127,7 +133,7 @@ def main() -> None:
         quick=args.quick,
         duration_s=plan.window_s,
     )
-    if set(args.only) != set(SCENARIOS):
+    if set(args.only) != set(SCENARIOS) or results["meta"].get("failed"):
         results = _merge(previous, results)
     path = write_report(results, args.docs, command)
     _say(f"wrote {path} and {args.docs / 'benchmarks'}/")

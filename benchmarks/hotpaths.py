@@ -41,7 +41,7 @@ __all__ = ["decode_costs", "decode_table", "main", "profile_pass", "summarize"]
 
 _SITE = re.compile(r"^.*/(site-packages|python3\.\d+)/")
 _C_OWNER = re.compile(r"(?:of '|built-in method )_?([A-Za-z]\w*)")
-_TTLS = {"drift_funding": 30.0, "drift_prices": 10.0, "drift_markets": 60.0}
+_TTLS = {"drift_funding": 30.0, "drift_prices": 10.0, "drift_markets": 60.0, "drift_spot": 10.0}
 
 
 async def _holds() -> bool:

@@ -99,6 +99,12 @@ def _header(results: dict[str, Any], command: str) -> list[str]:
         "numbers: [benchmarks/results.json](benchmarks/results.json).",
         "",
     ]
+    if meta.get("failed"):
+        lines += [
+            f"The last run's {', '.join(meta['failed'])} failed (its log says why): the "
+            "figures of those scenarios are from the run dated in the table.",
+            "",
+        ]
     if runs:
         lines += [
             "| scenario | command | run on | took | settings |",
