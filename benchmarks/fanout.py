@@ -44,15 +44,18 @@ async def run_fanout(
     *,
     processes: int = 4,
     preset: str = "mainnet",
+    funding: bool = True,
     profile_to: Path | None = None,
     decoder: str | None = None,
 ) -> dict[str, Any]:
     """`rounds` slots of every market changing; counts, CPU and NATS throughput. With
     `profile_to`, the streamer is profiled over the window (slower: read the shares);
-    `decoder` is the streamer's DRIFT_DECODER. The engines run in `processes` engine
-    processes (`benchmarks.fan_engines`); `preset` is localnet's (e.g. `synthetic-500`).
-    The CPU of nats-server and of this process (localnet and its simulator) is given
-    too, and how late the last slot's changes were made (localnet falling behind)."""
+    `decoder` is the streamer's DRIFT_DECODER; with `funding=False` only the oracles
+    move (localnet rewrites no perp account for funding). The engines run in
+    `processes` engine processes (`benchmarks.fan_engines`); `preset` is localnet's
+    (e.g. `synthetic-500`). The CPU of nats-server and of this process (localnet and its
+    simulator) is given too, and the window the slots took against the planned one
+    (localnet falling behind)."""
     (metrics_port,) = free_ports(1, "127.0.0.1")
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     async with contextlib.AsyncExitStack() as stack:
@@ -85,7 +88,8 @@ async def run_fanout(
             streamer.send_signal(signal.SIGUSR1)
         started = time.perf_counter()
         for i in range(rounds):
-            simulator.update_funding()
+            if funding:
+                simulator.update_funding()
             simulator.step_prices()
             await asyncio.sleep(max(0.0, started + (i + 1) * slot_s - time.perf_counter()))
         window = time.perf_counter() - started
@@ -124,6 +128,7 @@ async def run_fanout(
         * max(0.0, cpu - idle_rate * window)
         / market_updates,
         "preset": preset,
+        "funding_changed": funding,
         "planned_window_s": rounds * slot_s,
         "nats_cpu_pct": 100 * nats_cpu / window,
         "localnet_cpu_pct": 100 * here_cpu / window,
