@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.fan_engines import EngineProcs
 from benchmarks.harness import localnet, streamer_process
-from benchmarks.procs import cpu_seconds
+from benchmarks.procs import cpu_seconds, machine_ticks
 from benchmarks.scrape import counters, varz
 from localnet.simulation import MarketSimulator, SimulationConfig
 from streamer.nats_server import NatsServer
@@ -84,6 +84,7 @@ async def run_fanout(
         simulator = MarketSimulator(ln.markets, SimulationConfig(volatility=0.001))
         before = await _snapshot(fleet, streamer.pid, metrics_url, server.monitor_url)
         before_nats, before_here = cpu_seconds(server.pid), time.process_time()
+        machine_before = machine_ticks()
         if profile_to is not None:
             streamer.send_signal(signal.SIGUSR1)
         started = time.perf_counter()
@@ -93,6 +94,7 @@ async def run_fanout(
             simulator.step_prices()
             await asyncio.sleep(max(0.0, started + (i + 1) * slot_s - time.perf_counter()))
         window = time.perf_counter() - started
+        machine_after = machine_ticks()
         nats_cpu, here_cpu = (
             cpu_seconds(server.pid) - before_nats,
             time.process_time() - before_here,
@@ -131,6 +133,9 @@ async def run_fanout(
         "funding_changed": funding,
         "planned_window_s": rounds * slot_s,
         "nats_cpu_pct": 100 * nats_cpu / window,
+        "machine_busy_pct": 100
+        * (machine_after[0] - machine_before[0])
+        / max(machine_after[1] - machine_before[1], 1),
         "localnet_cpu_pct": 100 * here_cpu / window,
         "engines_cpu_pct": 100 * (after["engines_cpu"] - before["engines_cpu"]) / window,
         "slow_consumers": varz["slow_consumers"]

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "pss_mb", "python", "rss_mb", "stop_all"]
+__all__ = ["cpu_seconds", "machine_ticks", "pss_mb", "python", "rss_mb", "stop_all"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -37,6 +37,14 @@ def pss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat: two readings
+    give how busy it was between them, whoever used it."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def cpu_seconds(pid: int) -> float:

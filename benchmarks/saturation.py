@@ -54,6 +54,7 @@ def _step(run: dict[str, Any], n: int) -> dict[str, Any]:
         "engines_cpu_pct": run["engines_cpu_pct"],
         "engines_cpu_max_pct": run["engines_cpu_pct"] / max(run["processes"], 1),
         "localnet_cpu_pct": run["localnet_cpu_pct"],
+        "machine_busy_pct": run["machine_busy_pct"],
         "processes": run["processes"],
         "localnet_late": late,
         "holds": run["engines_complete"] == run["engines"]
@@ -74,7 +75,7 @@ def _first_to_saturate(step: dict[str, Any]) -> str:
     }
     cores = os.cpu_count() or 1
     largest = max(parts, key=lambda k: parts[k])
-    if sum(parts.values()) >= 90 * cores:
+    if sum(parts.values()) >= 90 * cores or step.get("machine_busy_pct", 0) >= 90:
         shares = ", ".join(f"{k} {v:.0f} %" for k, v in parts.items())
         return f"the machine's {cores} cores ({shares} of one core; the most: {largest})"
     if step["localnet_late"]:
@@ -148,8 +149,8 @@ def saturation_tables(result: dict[str, Any]) -> list[str]:
         lines += [
             f"| {label} | values written | engines complete | loss (worst engine) | "
             "slow consumers | streamer CPU | nats-server CPU | engines' CPU (busiest "
-            "process) | localnet CPU |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "process) | localnet CPU | machine busy |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in result[name]:
             late = " (late)" if s["localnet_late"] else ""
@@ -157,7 +158,8 @@ def saturation_tables(result: dict[str, Any]) -> list[str]:
                 f"| {s['n']} | {s['values_written']} | {s['engines_complete']}/{s['engines']} | "
                 f"{s['loss_pct']:.2f} % | {s['slow_consumers']} | {s['streamer_cpu_pct']:.0f} % | "
                 f"{s['nats_cpu_pct']:.0f} % | {s['engines_cpu_pct']:.0f} % "
-                f"({s['engines_cpu_max_pct']:.0f} %) | {s['localnet_cpu_pct']:.0f} %{late} |"
+                f"({s['engines_cpu_max_pct']:.0f} %) | {s['localnet_cpu_pct']:.0f} %{late} | "
+                f"{s.get('machine_busy_pct', 0):.0f} % |"
             )
         most = result[f"most_{name}"]
         saturated = result[f"{name}_saturated"]

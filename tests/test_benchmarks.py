@@ -251,6 +251,7 @@ def _step(n: int, holds: bool, streamer: float) -> dict[str, Any]:
         "engines_cpu_pct": 60.0,
         "engines_cpu_max_pct": 30.0,
         "localnet_cpu_pct": 20.0,
+        "machine_busy_pct": 70.0,
         "processes": 2,
         "localnet_late": False,
         "holds": holds,
@@ -271,7 +272,7 @@ def test_the_saturation_section_names_the_limits_and_what_ran_out(tmp_path: Path
     }
     text = write_report({**_results(), "saturation": saturation}, tmp_path, "x").read_text()
     assert "## Where one machine tops out" in text
-    assert "| 50 | 100 | 3/4 | 5.00 % | 2 | 95 % | 5 % | 60 % (30 %) | 20 % |" in text
+    assert "| 50 | 100 | 3/4 | 5.00 % | 2 | 95 % | 5 % | 60 % (30 %) | 20 % | 70 % |" in text
     assert "Most engines with every value received: 25; at the next step" in text
     assert "Most perp markets with every value received: 170 (the largest step" in text
     assert "one core at about 425 perp markets" in text
