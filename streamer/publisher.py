@@ -106,14 +106,24 @@ class Publisher:
         self._states: dict[int, MarketState] = {}
         self._infos: dict[int, PerpMarketInfo] = {}
         self._spot_states: dict[int, SpotState] = {}
+        self._keys: dict[tuple[Callable[[Network, str], str], str], str] = {}
 
     def _due(self, bucket: str, key: str, model: SchemaModel, now: float) -> bool:
-        content = model.model_dump(exclude=_VOLATILE)
+        # the model's own field values (nested models compare by their fields): the
+        # same verdict as comparing dumps, without serializing every value twice a pass
+        content = {k: v for k, v in model.__dict__.items() if k not in _VOLATILE}
         last = self._last.get((bucket, key))
         if last is not None and last.content == content and now - last.at < self._refresh[bucket]:
             return False
         self._last[(bucket, key)] = _Last(content, now)
         return True
+
+    def _key(self, make: Callable[[Network, str], str], symbol: str) -> str:
+        """A market's KV key, checked once per symbol (SchemaError for an unusable one)."""
+        key = self._keys.get((make, symbol))
+        if key is None:
+            key = self._keys[(make, symbol)] = make(self._network, symbol)
+        return key
 
     def _refresh_due(self, symbol: str, now: float, buckets: tuple[str, ...]) -> bool:
         """Whether a market must be rebuilt although its state is the same: one of its
@@ -217,7 +227,7 @@ class Publisher:
                 infos.append(self._infos[state.market_index])  # unchanged: nothing to build
                 continue
             try:
-                key = market_key(self._network, state.symbol)
+                key = self._key(market_key, state.symbol)
                 funding = funding_rate(
                     state, network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch
                 )
@@ -268,7 +278,7 @@ class Publisher:
             ):
                 continue
             try:
-                key = spot_key(self._network, state.symbol)
+                key = self._key(spot_key, state.symbol)
                 spot = spot_snapshot(
                     state, network=self._network, slot=snapshot.slot, ts=ts, epoch=epoch
                 )
