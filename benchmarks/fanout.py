@@ -107,6 +107,7 @@ async def run_fanout(
             await asyncio.wait_for(streamer.stdout.readline(), 60)  # "profile written"
     received = [a - b for a, b in zip(after["updates"], before["updates"], strict=True)]
     cpu = after["cpu"] - before["cpu"]
+    span = after["at"] - before["at"]  # the window and the settling after it
     varz = {k: after["varz"][k] - before["varz"][k] for k in after["varz"]}
     market_updates = rounds * markets
     return {
@@ -121,7 +122,7 @@ async def run_fanout(
         "received_min": min(received),
         "received_max": max(received),
         "streamer_cpu_s": cpu,
-        "streamer_cpu_pct": 100 * cpu / window,
+        "streamer_cpu_pct": 100 * cpu / span,
         "streamer_idle_cpu_pct": 100 * idle_rate,
         "cpu_per_value_us": 1e6 * cpu / max(written, 1),
         "market_updates": market_updates,
@@ -137,7 +138,7 @@ async def run_fanout(
         * (machine_after[0] - machine_before[0])
         / max(machine_after[1] - machine_before[1], 1),
         "localnet_cpu_pct": 100 * here_cpu / window,
-        "engines_cpu_pct": 100 * (after["engines_cpu"] - before["engines_cpu"]) / window,
+        "engines_cpu_pct": 100 * (after["engines_cpu"] - before["engines_cpu"]) / span,
         "slow_consumers": varz["slow_consumers"]
         + after["slow_consumers"]
         - before["slow_consumers"],
@@ -154,6 +155,7 @@ async def _snapshot(
     server = varz(monitor_url)
     updates, slow = await fleet.counts()
     return {
+        "at": time.perf_counter(),
         "updates": updates,
         "slow_consumers": slow,
         "cpu": cpu_seconds(pid),

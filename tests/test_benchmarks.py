@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.fanout import run_fanout
-from benchmarks.hotpaths import decode_costs, decode_table
+from benchmarks.hotpaths import decode_costs, decode_table, profile_pass
 from benchmarks.latency import percentiles
 from benchmarks.math_cost import run_math_cost
 from benchmarks.report import write_report
@@ -277,3 +277,12 @@ def test_the_saturation_section_names_the_limits_and_what_ran_out(tmp_path: Path
     assert "Most perp markets with every value received: 170 (the largest step" in text
     assert "one core at about 425 perp markets" in text
     assert (tmp_path / "benchmarks" / "saturation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+async def test_the_pass_profile_runs_over_every_bucket() -> None:
+    """streamer_cost's pass profile for real, two passes: every perp market decoded and
+    built (spot values included: their bucket is there), and its top functions listed."""
+    profile = await profile_pass(passes=2)
+    assert profile["markets"] == 85
+    assert profile["publish_all_ms_p50"] > 0
+    assert profile["top"]
