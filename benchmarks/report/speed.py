@@ -146,8 +146,9 @@ def fanout_section(results: dict[str, Any]) -> list[str]:
         f"No message lost: {met(f['engines_complete'] == f['engines'])}.",
         "",
         "There is no legacy side here: under the public limits not one DriftClient gets "
-        "its markets (see RPC load), and without limits 100 of them would hold about 100 "
-        "x 110 MB.",
+        "its markets (see RPC load), and without limits each would hold about 110 MB. "
+        "How many engines this machine carries is the saturation scenario's question "
+        "(below); this one stays under that limit, so that it measures the streamer.",
         "",
     ]
     return lines
