@@ -66,8 +66,15 @@ _NOTES = [
     "driftpy's IDL coder (construct, anchorpy) decoding every account update. PerpMarket "
     "and SpotMarket updates are now read by our own decoder (`streamer/account_decode.py`, "
     "offsets computed from Drift's IDL; `DRIFT_DECODER=anchorpy` runs the old path for "
-    "comparison: the decode figures above). What remains per update is ours: building and "
-    "validating the models, per-pass work over every market, and asyncio and nats-py.",
+    "comparison: the hot-path section), a pass's writes are answered all at once "
+    "(`streamer/acks.py`) and the repeg math copies the AMM cheaply. What remains per "
+    "update is the SDK's math (the largest stage), the websocket receive, asyncio and "
+    "nats-py.",
+    "- This machine is slower than the one of 2026-11-24 in ways a ratio does not undo: "
+    "the legacy way's delay, which has no code of ours in it, was 1.52 ms p50 then and is "
+    "the Latency section's legacy row now; the fan-out before our decoder cost 2082 us per "
+    "market update here against 588 us documented then. Read each section's figures "
+    "against its own side-by-side runs.",
     "- Memory per engine process is bounded below by Python itself (see the floor table): "
     "the library imports nats-py without aiohttp (`subscribers.lean_imports`) and builds "
     "a model's validator at its first use, but an empty interpreter alone is already more "

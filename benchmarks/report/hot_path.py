@@ -61,6 +61,8 @@ def hot_path_section(results: dict[str, Any]) -> list[str]:
         "",
         stages_table(stages),
         "",
+        f"- math, build and encode run the same code on both sides: their difference (up to "
+        f"{_noise(stages):.0f} %) is this machine's noise between alternating rounds.",
         f"- The largest stage now: {_largest(stages['new'])}. Model validation stays: it is "
         "what refuses a market whose values are not publishable (build is "
         f"{stages['new']['build']:.0f} us for both models).",
@@ -74,3 +76,9 @@ def hot_path_section(results: dict[str, Any]) -> list[str]:
 def _largest(side: dict[str, float]) -> str:
     stage = max(STAGES, key=lambda s: side[s])
     return f"{stage} ({side[stage]:.0f} us, {100 * side[stage] / side['total']:.0f} %)"
+
+
+def _noise(stages: dict[str, Any]) -> float:
+    old, new = stages["old"], stages["new"]
+    diffs = [100 * abs(new[s] - old[s]) / old[s] for s in ("math", "build", "encode") if old[s]]
+    return float(max(diffs, default=0.0))
