@@ -194,7 +194,8 @@ async def test_localnet_command_serves_until_sigterm(tmp_path: Path) -> None:
 
 
 async def test_bad_arguments_exit_nonzero_with_usage() -> None:
-    """An unknown preset is refused by the parser with exit code 2 and a usage line."""
+    """An unknown preset is refused by the parser with exit code 2, a usage line and the
+    presets it takes."""
     proc = await asyncio.create_subprocess_exec(
         *SCRIPT,
         "localnet",
@@ -205,7 +206,8 @@ async def test_bad_arguments_exit_nonzero_with_usage() -> None:
     )
     _, err = await proc.communicate()
     assert proc.returncode == 2
-    assert b"invalid choice" in err
+    assert b"usage:" in err
+    assert b"unknown preset 'nope': choose one of small, mainnet, or synthetic-N" in err
 
 
 async def _check(nats_url: str, instance_id: str) -> tuple[int, str]:
